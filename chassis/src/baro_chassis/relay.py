@@ -1,0 +1,200 @@
+"""The outbox relay: follows an application's notification log and publishes each stored
+event, translated to its public contract event, to JetStream.
+
+- `Nats-Msg-Id = <service>:<notification id>`: JetStream drops a re-publication inside its
+  duplicate window, so a relay that crashed between publishing and saving its position
+  publishes nothing twice when it restarts.
+- In order, one at a time, each publication acknowledged before the next; the position is
+  saved after each batch, never past an unpublished event.
+- One active relay per service: a PostgreSQL advisory lock elects it; others wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from eventsourcing.persistence import Notification
+from nats.js import JetStreamContext
+
+from baro_chassis.eventstore import TracedApplication
+from baro_chassis.nats import connect, ensure_stream
+from baro_contracts.base import ContractEvent
+from baro_contracts.streams import StreamSpec
+
+log = logging.getLogger(__name__)
+
+Translate = Callable[[Any, str], ContractEvent | None]
+"""(domain event, event id) → the contract event to publish, or None if it is internal.
+Called in a worker thread, so it may read the event store."""
+
+POSITIONS_DDL = """
+CREATE TABLE IF NOT EXISTS relay_positions (
+    relay text PRIMARY KEY,
+    position bigint NOT NULL
+)
+"""
+
+
+@dataclass
+class RelayStats:
+    published: int = 0
+    skipped_internal: int = 0
+    duplicates: int = 0
+
+
+class Relay:
+    def __init__(
+        self,
+        *,
+        service: str,
+        application: TracedApplication,
+        translate: Translate,
+        stream: StreamSpec,
+        nats_url: str,
+        database_url: str,
+        batch_size: int = 200,
+        idle_wait: float = 0.05,
+    ) -> None:
+        self.service = service
+        self.application = application
+        self.translate = translate
+        self.stream = stream
+        self.nats_url = nats_url
+        self.database_url = database_url
+        self.batch_size = min(batch_size, application.log_section_size)
+        self.idle_wait = idle_wait
+        self.stats = RelayStats()
+        self._db: asyncpg.Connection | None = None
+        self._js: JetStreamContext | None = None
+        self._nc: Any = None
+
+    async def open(self) -> None:
+        self._db = await asyncpg.connect(self.database_url)
+        await self._db.execute(POSITIONS_DDL)
+        self._nc = await connect(self.nats_url, f"{self.service}-relay")
+        self._js = self._nc.jetstream()
+        await ensure_stream(self._js, self.stream)
+
+    async def close(self) -> None:
+        if self._nc is not None:
+            await self._nc.drain()
+            self._nc = None
+        if self._db is not None:
+            await self._db.close()
+            self._db = None
+
+    async def position(self) -> int:
+        assert self._db is not None
+        value = await self._db.fetchval(
+            "SELECT position FROM relay_positions WHERE relay = $1", self.service
+        )
+        return int(value or 0)
+
+    async def _save_position(self, position: int) -> None:
+        assert self._db is not None
+        async with self._db.transaction():
+            await self._db.execute(
+                "INSERT INTO relay_positions (relay, position) VALUES ($1, $2) "
+                "ON CONFLICT (relay) DO UPDATE SET position = EXCLUDED.position",
+                self.service,
+                position,
+            )
+            await self._db.execute(
+                "DELETE FROM event_trace_links WHERE notification_id <= $1", position
+            )
+
+    def _read_batch(self, start: int) -> list[tuple[int, ContractEvent | None]]:
+        """The next notifications from `start`, each translated (None when internal).
+
+        Runs in a worker thread: reading and translating may query the event store.
+        """
+        notifications = self.application.recorder.select_notifications(
+            start=start, limit=self.batch_size
+        )
+        return [(n.id, self._translate(n)) for n in notifications]
+
+    def _translate(self, notification: Notification) -> ContractEvent | None:
+        domain_event = self.application.mapper.to_domain_event(notification)
+        return self.translate(domain_event, f"{self.service}:{notification.id}")
+
+    async def _trace_carriers(self, first: int, last: int) -> dict[int, dict[str, str]]:
+        assert self._db is not None
+        rows = await self._db.fetch(
+            "SELECT notification_id, carrier FROM event_trace_links "
+            "WHERE notification_id BETWEEN $1 AND $2",
+            first,
+            last,
+        )
+        return {int(r["notification_id"]): json.loads(r["carrier"]) for r in rows}
+
+    async def publish_pending(self) -> int:
+        """Publish one batch of what is not yet on the stream; returns how many were read."""
+        assert self._js is not None
+        position = await self.position()
+        batch = await asyncio.to_thread(self._read_batch, position + 1)
+        if not batch:
+            return 0
+        carriers = await self._trace_carriers(batch[0][0], batch[-1][0])
+        for notification_id, contract in batch:
+            if contract is None:
+                self.stats.skipped_internal += 1
+            else:
+                await self._publish(contract, carriers.get(notification_id, {}))
+        await self._save_position(batch[-1][0])
+        return len(batch)
+
+    async def _publish(self, contract: ContractEvent, carrier: dict[str, str]) -> None:
+        assert self._js is not None
+        headers = {
+            "Nats-Msg-Id": contract.event_id,
+            "Baro-Event-Type": contract.type_name(),
+            **carrier,
+        }
+        ack = await self._js.publish(
+            contract.subject,
+            contract.model_dump_json().encode(),
+            headers=headers,
+            stream=self.stream.name,
+        )
+        self.stats.published += 1
+        if ack.duplicate:
+            self.stats.duplicates += 1
+
+    async def _acquire_leadership(self, stop: asyncio.Event) -> bool:
+        assert self._db is not None
+        while not stop.is_set():
+            if await self._db.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", self.service):
+                return True
+            await _wait(stop, 1.0)
+        return False
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Relay until `stop` is set; survives NATS or database hiccups by retrying."""
+        await self.open()
+        try:
+            if not await self._acquire_leadership(stop):
+                return
+            while not stop.is_set():
+                try:
+                    read = await self.publish_pending()
+                except (OSError, asyncio.TimeoutError, asyncpg.PostgresError) as exc:
+                    log.warning("relay %s: %s, retrying", self.service, exc)
+                    await _wait(stop, 1.0)
+                    continue
+                if read < self.batch_size:
+                    await _wait(stop, self.idle_wait)
+        finally:
+            await self.close()
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except TimeoutError:
+        pass

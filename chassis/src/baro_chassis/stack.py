@@ -1,0 +1,112 @@
+"""The local stack behind `make up`: NATS and PostgreSQL (embedded unless NATS_URL and
+DATABASE_URL are set), one database per service, every installed service as its own process.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import sysconfig
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+from baro_chassis.auth import Role, issue_token
+from baro_chassis.embedded import EmbeddedNats, EmbeddedPostgres, stop_process
+from baro_chassis.postgres import ensure_database
+from baro_chassis.settings import (
+    DEV_ONLY_JWT_SECRET,
+    SERVICE_PORTS,
+    database_url_for,
+    service_database_name,
+)
+
+NATS_PORT = 14222
+POSTGRES_PORT = 15432
+
+
+def service_command(name: str) -> list[str] | None:
+    script = Path(sysconfig.get_path("scripts")) / f"baro-{name}"
+    return [str(script), "serve", "--port", str(SERVICE_PORTS[name])] if script.exists() else None
+
+
+def wait_healthy(port: int, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"exited with code {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as r:  # noqa: S310
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"no answer on port {port} within {timeout}s")
+
+
+def up(data_dir: Path) -> int:
+    started_at = time.monotonic()
+    servers: list[EmbeddedNats | EmbeddedPostgres] = []
+    services: dict[str, subprocess.Popen[bytes]] = {}
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        nats_url = os.environ.get("NATS_URL")
+        if not nats_url:
+            nats = EmbeddedNats(data_dir / "nats", NATS_PORT).start()
+            servers.append(nats)
+            nats_url = nats.url
+            print(f"NATS JetStream   {nats_url}  (embedded, data in {nats.store_dir})")
+        else:
+            print(f"NATS JetStream   {nats_url}  (external)")
+        database_url = os.environ.get("DATABASE_URL")
+        if not database_url:
+            postgres = EmbeddedPostgres(data_dir / "postgres", POSTGRES_PORT).start()
+            servers.append(postgres)
+            database_url = postgres.url
+            print(f"PostgreSQL       {database_url}  (embedded, data in {postgres.data_dir})")
+        else:
+            print(f"PostgreSQL       {database_url}  (external)")
+
+        env = {**os.environ, "NATS_URL": nats_url, "DATABASE_URL": database_url}
+        log_dir = data_dir / "logs"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        for name in SERVICE_PORTS:
+            command = service_command(name)
+            if command is None:
+                continue
+            ensure_database(database_url_for(database_url, service_database_name(name)))
+            log = open(log_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
+            services[name] = subprocess.Popen(
+                command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        for name, process in services.items():
+            try:
+                wait_healthy(SERVICE_PORTS[name], process)
+            except (RuntimeError, TimeoutError) as exc:
+                print(f"{name} failed to start ({exc}); see {log_dir / name}.log", file=sys.stderr)
+                return 1
+        elapsed = time.monotonic() - started_at
+        print(f"\nReady in {elapsed:.1f}s. Services (logs in {log_dir}):")
+        for name in services:
+            print(f"  {name:<14} http://127.0.0.1:{SERVICE_PORTS[name]}/docs")
+        secret = os.environ.get("BARO_JWT_SECRET", DEV_ONLY_JWT_SECRET)
+        print("\nDev admin token (DEV ONLY, valid 12 h; `uv run baro token --role ROLE` for more):")
+        print(f"  {issue_token(secret, roles=(Role.ADMIN,))}")
+        print("\nCtrl-C stops everything.", flush=True)
+        while not stop.wait(0.5):
+            for name, process in services.items():
+                if process.poll() is not None:
+                    print(f"{name} exited with code {process.returncode}; stopping", file=sys.stderr)
+                    return 1
+        return 0
+    finally:
+        for process in services.values():
+            stop_process(process)
+        for server in reversed(servers):
+            server.stop()
+        print("Stopped.", flush=True)

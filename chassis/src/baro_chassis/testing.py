@@ -1,0 +1,169 @@
+"""pytest fixtures: a real NATS JetStream and a real PostgreSQL for the whole suite.
+
+Order of choice: NATS_URL / DATABASE_URL when set; testcontainers when a Docker engine
+answers; otherwise the embedded wheels, started on loopback and stopped at the end.
+Each test that asks for `database_url` gets a fresh database; `nats_url` comes with no
+streams, so no test sees another's messages or duplicate-detection window.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import nats
+import pytest
+
+from baro_chassis.auth import Role, issue_token
+from baro_chassis.embedded import EmbeddedNats, EmbeddedPostgres
+from baro_chassis.postgres import drop_database, ensure_database
+from baro_chassis.settings import Settings, database_url_for
+
+TEST_JWT_SECRET = "test-only-jwt-secret-for-the-suite-000000000"
+
+
+def docker_engine_answers() -> bool:
+    if not shutil.which("docker"):
+        return False
+    try:
+        result = subprocess.run(["docker", "info"], capture_output=True, timeout=5, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return result.returncode == 0
+
+
+@pytest.fixture(scope="session")
+def servers_dir() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="baro-test-servers-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def nats_server(servers_dir: Path) -> Iterator[str]:
+    if url := os.environ.get("NATS_URL"):
+        yield url
+        return
+    if docker_engine_answers():
+        from testcontainers.nats import NatsContainer
+
+        with NatsContainer(command="-js") as container:
+            yield container.nats_uri()
+        return
+    server = EmbeddedNats(servers_dir / "nats").start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server(servers_dir: Path) -> Iterator[str]:
+    """The URL of the server's maintenance database."""
+    if url := os.environ.get("DATABASE_URL"):
+        yield url
+        return
+    if docker_engine_answers():
+        from testcontainers.postgres import PostgresContainer
+
+        with PostgresContainer("postgres:17-alpine", driver=None) as container:
+            yield container.get_connection_url()
+        return
+    server = EmbeddedPostgres(servers_dir / "postgres", durable=False).start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def database_url(postgres_server: str) -> Iterator[str]:
+    url = database_url_for(postgres_server, f"test_{uuid.uuid4().hex[:12]}")
+    ensure_database(url)
+    yield url
+    drop_database(url)
+
+
+async def delete_all_streams(url: str) -> None:
+    nc = await nats.connect(url)
+    try:
+        js = nc.jetstream()
+        for name in await js.streams_info():
+            await js.delete_stream(name.config.name)
+    finally:
+        await nc.close()
+
+
+@pytest.fixture
+async def nats_url(nats_server: str) -> AsyncIterator[str]:
+    await delete_all_streams(nats_server)
+    yield nats_server
+
+
+@pytest.fixture
+def settings_for(database_url: str, nats_server: str) -> Settings:
+    """Settings of a service under test: its own fresh database, the suite's NATS."""
+    return Settings(
+        service="registration",
+        nats_url=nats_server,
+        database_url=database_url,
+        jwt_secret=TEST_JWT_SECRET,
+        environment="test",
+    )
+
+
+class Tokens:
+    """Authorization headers for each role, and for a structure's own registration."""
+
+    def headers(self, *roles: Role, registration_id: uuid.UUID | None = None,
+                ttl: timedelta = timedelta(hours=1)) -> dict[str, str]:
+        token = issue_token(TEST_JWT_SECRET, roles=roles, registration_id=registration_id, ttl=ttl)
+        return {"Authorization": f"Bearer {token}"}
+
+    @property
+    def admin(self) -> dict[str, str]:
+        return self.headers(Role.ADMIN)
+
+    @property
+    def frontend(self) -> dict[str, str]:
+        return self.headers(Role.FRONTEND)
+
+    @property
+    def finance(self) -> dict[str, str]:
+        return self.headers(Role.FINANCE)
+
+    @property
+    def auditor(self) -> dict[str, str]:
+        return self.headers(Role.AUDITOR)
+
+    def structure(self, registration_id: uuid.UUID | str) -> dict[str, str]:
+        return self.headers(registration_id=uuid.UUID(str(registration_id)))
+
+
+@pytest.fixture
+def tokens() -> Tokens:
+    return Tokens()
+
+
+class FakeClock:
+    """A clock tests move by hand."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(datetime(2027, 2, 1, 9, 0, tzinfo=UTC))

@@ -1,0 +1,23 @@
+"""The JetStream stream each producing service owns, and how its subjects are built."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    name: str
+    subjects: tuple[str, ...]
+    description: str
+    # Window inside which JetStream drops a message whose Nats-Msg-Id it has already stored.
+    duplicate_window_seconds: float = 600.0
+
+
+REGISTRATION_STREAM = StreamSpec(
+    name="REGISTRATION",
+    subjects=("registration.>",),
+    description="Public events of the registration service (all versions); retained for replay.",
+)
+
+STREAMS = {"registration": REGISTRATION_STREAM}

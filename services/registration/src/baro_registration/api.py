@@ -1,0 +1,183 @@
+"""Thin HTTP routes over the registration application."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from baro_chassis.auth import Principal, Role, ensure_registration, issue_token, require
+from baro_chassis.errors import ApiError
+from baro_contracts.registration_v1 import Category, RegistrationStatus
+from baro_registration.application import RegistrationApplication
+from baro_registration.domain import (
+    InvalidRegistration,
+    NotFound,
+    RegistrationConflict,
+    RegistrationError,
+)
+from baro_registration.schemas import (
+    ClosedOut,
+    EditionIn,
+    EditionOut,
+    RegisteredOut,
+    RegistrationIn,
+    RegistrationOut,
+    SignatureIn,
+    SiteIn,
+    SiteOut,
+    SwitchToPaidIn,
+)
+
+STRUCTURE_TOKEN_TTL = timedelta(days=180)
+router = APIRouter()
+
+Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
+AnyRole = Annotated[Principal, Depends(require(*Role, structure=True))]
+Registrar = Annotated[Principal, Depends(require(Role.ADMIN, Role.FRONTEND))]
+Reader = Annotated[Principal, Depends(require(Role.ADMIN, Role.FINANCE, structure=True))]
+Lister = Annotated[Principal, Depends(require(Role.ADMIN, Role.FINANCE))]
+StructureActor = Annotated[
+    Principal, Depends(require(Role.ADMIN, Role.FRONTEND, structure=True))
+]
+Signer = Annotated[Principal, Depends(require(Role.ADMIN, structure=True))]
+
+
+def application(request: Request) -> RegistrationApplication:
+    app: RegistrationApplication = request.app.state.application
+    return app
+
+
+App = Annotated[RegistrationApplication, Depends(application)]
+
+
+def install_domain_errors(app: FastAPI) -> None:
+    statuses = {InvalidRegistration: 422, RegistrationConflict: 409, NotFound: 404}
+    codes = {InvalidRegistration: "invalid", RegistrationConflict: "conflict", NotFound: "not_found"}
+
+    @app.exception_handler(RegistrationError)
+    async def refused(_: Request, exc: RegistrationError) -> JSONResponse:
+        kind = type(exc)
+        error = ApiError(statuses.get(kind, 400), codes.get(kind, "refused"), exc.message,
+                         field=exc.field)
+        return JSONResponse(error.body(), status_code=error.status)
+
+
+@router.post("/editions", status_code=201, response_model=EditionOut, tags=["editions"])
+async def open_edition(body: EditionIn, _: Admin, app: App) -> EditionOut:
+    edition = await run_in_threadpool(lambda: app.open_edition(**body.model_dump()))
+    return EditionOut.of(edition)
+
+
+@router.get("/editions/{year}", response_model=EditionOut, tags=["editions"])
+async def get_edition(year: int, _: AnyRole, app: App) -> EditionOut:
+    return EditionOut.of(await run_in_threadpool(app.edition, year))
+
+
+@router.post("/editions/{year}/close", response_model=ClosedOut, tags=["editions"])
+async def close_edition(year: int, _: Admin, app: App) -> ClosedOut:
+    edition, decided = await run_in_threadpool(app.close_registration, year)
+    allocations = [
+        {"registration_id": str(r.id), "name": r.name, "siret": r.siret, **(r.free_place or {})}
+        for r in decided
+    ]
+    return ClosedOut(edition=EditionOut.of(edition), allocations=allocations)
+
+
+@router.post(
+    "/editions/{year}/registrations",
+    status_code=201,
+    response_model=RegisteredOut,
+    tags=["registrations"],
+)
+async def register(
+    year: int, body: RegistrationIn, _: Registrar, app: App, request: Request, response: Response
+) -> RegisteredOut:
+    registration = await run_in_threadpool(lambda: app.register(year, **body.domain_fields()))
+    response.headers["Location"] = f"/editions/{year}/registrations/{registration.id}"
+    token = issue_token(
+        request.app.state.settings.jwt_secret,
+        registration_id=registration.id,
+        ttl=STRUCTURE_TOKEN_TTL,
+    )
+    return RegisteredOut(**RegistrationOut.of(registration).model_dump(), structure_token=token)
+
+
+@router.get(
+    "/editions/{year}/registrations", response_model=list[RegistrationOut], tags=["registrations"]
+)
+async def list_registrations(
+    year: int,
+    _: Lister,
+    app: App,
+    category: Annotated[Category | None, Query()] = None,
+    status: Annotated[RegistrationStatus | None, Query()] = None,
+) -> list[RegistrationOut]:
+    registrations = await run_in_threadpool(app.registrations, year)
+    return [
+        RegistrationOut.of(r)
+        for r in sorted(registrations, key=lambda r: r.registered_at)
+        if (category is None or r.category == category.value)
+        and (status is None or r.status == status.value)
+    ]
+
+
+@router.get(
+    "/editions/{year}/registrations/{registration_id}",
+    response_model=RegistrationOut,
+    tags=["registrations"],
+)
+async def get_registration(
+    year: int, registration_id: UUID, principal: Reader, app: App
+) -> RegistrationOut:
+    ensure_registration(principal, registration_id, Role.ADMIN, Role.FINANCE)
+    return RegistrationOut.of(await run_in_threadpool(app.registration, year, registration_id))
+
+
+@router.post(
+    "/editions/{year}/registrations/{registration_id}/sites",
+    status_code=201,
+    response_model=SiteOut,
+    tags=["registrations"],
+)
+async def add_site(
+    year: int, registration_id: UUID, body: SiteIn, principal: StructureActor, app: App
+) -> SiteOut:
+    ensure_registration(principal, registration_id, Role.ADMIN, Role.FRONTEND)
+    site = await run_in_threadpool(
+        app.add_site, year, registration_id, body.model_dump(mode="json")
+    )
+    return SiteOut.model_validate(site)
+
+
+@router.post(
+    "/editions/{year}/registrations/{registration_id}/order-form-signature",
+    response_model=RegistrationOut,
+    tags=["registrations"],
+)
+async def sign_order_form(
+    year: int, registration_id: UUID, body: SignatureIn, principal: Signer, app: App
+) -> RegistrationOut:
+    ensure_registration(principal, registration_id, Role.ADMIN)
+    registration = await run_in_threadpool(
+        app.sign_order_form, year, registration_id, body.signed_by
+    )
+    return RegistrationOut.of(registration)
+
+
+@router.post(
+    "/editions/{year}/registrations/{registration_id}/switch-to-paid",
+    response_model=RegistrationOut,
+    tags=["registrations"],
+)
+async def switch_to_paid(
+    year: int, registration_id: UUID, body: SwitchToPaidIn, principal: Signer, app: App
+) -> RegistrationOut:
+    ensure_registration(principal, registration_id, Role.ADMIN)
+    options = body.options.model_dump() if body.options else None
+    registration = await run_in_threadpool(app.switch_to_paid, year, registration_id, options)
+    return RegistrationOut.of(registration)

@@ -1,0 +1,185 @@
+"""The registration application: one method per command (get, act, save)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import Transcoder, Transcoding
+
+from baro_chassis.eventstore import TracedApplication, retry_on_conflict
+from baro_contracts.registration_v1 import Participation
+from baro_registration.domain import (
+    Edition,
+    FreePlaceCandidate,
+    NotFound,
+    Registration,
+    RegistrationConflict,
+    Structure,
+)
+
+Clock = Callable[[], datetime]
+
+
+class DateAsISO(Transcoding):
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class RegistrationApplication(TracedApplication):
+    name = "registration"
+
+    def __init__(self, env: dict[str, str] | None = None, clock: Clock = utc_now) -> None:
+        super().__init__(env=env)
+        self.clock = clock
+
+    def register_transcodings(self, transcoder: Transcoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+
+    # --- editions -----------------------------------------------------------------------
+
+    def open_edition(
+        self,
+        *,
+        year: int,
+        registration_deadline: date,
+        audit_window_start: date,
+        audit_window_end: date,
+        free_places: int,
+    ) -> Edition:
+        if self._find(Edition, Edition.create_id(year)) is not None:
+            raise RegistrationConflict(f"edition {year} already exists", "year")
+        edition = Edition.open(
+            year=year,
+            registration_deadline=registration_deadline,
+            audit_window_start=audit_window_start,
+            audit_window_end=audit_window_end,
+            free_places=free_places,
+        )
+        self.save(edition)
+        return edition
+
+    def edition(self, year: int) -> Edition:
+        edition = self._find(Edition, Edition.create_id(year))
+        if edition is None:
+            raise NotFound(f"edition {year} does not exist: create it first (POST /editions)")
+        return edition
+
+    # --- registrations ------------------------------------------------------------------
+
+    def register(self, year: int, **fields: Any) -> Registration:
+        def attempt() -> Registration:
+            now = self.clock()
+            edition = self.edition(year)
+            registration = Registration.register(year=year, registered_at=now, **fields)
+            edition.admit(registration.id, now)
+            structure = self._find(Structure, Structure.create_id(registration.siret))
+            if structure is None:
+                structure = Structure(siret=registration.siret)
+            structure.enrol(year, registration.id)
+            self.save(edition, structure, registration)
+            return registration
+
+        return retry_on_conflict(attempt)
+
+    def registration(self, year: int, registration_id: UUID) -> Registration:
+        registration = self._find(Registration, registration_id)
+        if registration is None or registration.year != year:
+            self.edition(year)  # an unknown edition is reported as such
+            raise NotFound(f"registration {registration_id} does not exist in edition {year}")
+        return registration
+
+    def registrations(self, year: int) -> list[Registration]:
+        edition = self.edition(year)
+        found = (self._find(Registration, rid) for rid in edition.registration_ids)
+        return [r for r in found if r is not None]
+
+    def add_site(self, year: int, registration_id: UUID, site: dict[str, Any]) -> dict[str, Any]:
+        def attempt() -> dict[str, Any]:
+            self.edition(year).ensure_open(self.clock())
+            registration = self.registration(year, registration_id)
+            recorded = registration.add_site(site)
+            self.save(registration)
+            return recorded
+
+        return retry_on_conflict(attempt)
+
+    def sign_order_form(self, year: int, registration_id: UUID, signed_by: str) -> Registration:
+        def attempt() -> Registration:
+            registration = self.registration(year, registration_id)
+            registration.sign_order_form(signed_by, self.clock())
+            self.save(registration)
+            return registration
+
+        return retry_on_conflict(attempt)
+
+    def switch_to_paid(
+        self, year: int, registration_id: UUID, options: dict[str, bool] | None
+    ) -> Registration:
+        def attempt() -> Registration:
+            registration = self.registration(year, registration_id)
+            registration.switch_to_paid(options)
+            self.save(registration)
+            return registration
+
+        return retry_on_conflict(attempt)
+
+    # --- close and free places ----------------------------------------------------------
+
+    def close_registration(self, year: int) -> tuple[Edition, list[Registration]]:
+        """Close the edition and decide every free registration; one atomic save."""
+
+        def attempt() -> tuple[Edition, list[Registration]]:
+            edition = self.edition(year)
+            registrations = self.registrations(year)
+            awaiting = [
+                r
+                for r in registrations
+                if r.participation == Participation.FREE.value and r.free_place is None
+            ]
+            paid = sum(1 for r in registrations if r.participation == Participation.PAID.value)
+            candidates = [
+                FreePlaceCandidate(r.id, r.registered_at, not self._took_part_before(r))
+                for r in awaiting
+            ]
+            allocations = edition.close(self.clock(), candidates, paid)
+            by_id = {r.id: r for r in awaiting}
+            for allocation in allocations:
+                by_id[allocation.registration_id].decide_free_place(allocation)
+            ordered = [by_id[a.registration_id] for a in allocations]
+            self.save(edition, *ordered)
+            return edition, ordered
+
+        return retry_on_conflict(attempt)
+
+    def _took_part_before(self, registration: Registration) -> bool:
+        """Whether this SIRET was in the panel of an earlier edition (from our own history)."""
+        structure = self._find(Structure, Structure.create_id(registration.siret))
+        if structure is None:
+            return False
+        for earlier_id in structure.earlier_registrations(registration.year):
+            earlier = self._find(Registration, earlier_id)
+            if earlier is not None and earlier.in_panel:
+                return True
+        return False
+
+    def _find(self, cls: type[Any], aggregate_id: UUID) -> Any:
+        try:
+            aggregate = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+        return aggregate if isinstance(aggregate, cls) else None

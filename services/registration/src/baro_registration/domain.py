@@ -1,0 +1,452 @@
+"""Editions, registrations and structures: the rules of registration, with no I/O.
+
+Public commands validate first, then record one event through a private `@event` method,
+so a refused command leaves an aggregate exactly as it was.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from typing import Any
+from uuid import UUID, uuid4, uuid5
+from zoneinfo import ZoneInfo
+
+from eventsourcing.domain import Aggregate, event
+
+from baro_contracts.registration_v1 import (
+    ANNEX_KINDS,
+    LOCAL_AUTHORITY_KINDS,
+    Category,
+    FreePlaceOutcome,
+    Participation,
+    RegistrationStatus,
+    StructureKind,
+)
+
+PARIS = ZoneInfo("Europe/Paris")
+NAMESPACE = UUID("5c0f7a4e-6d3b-4b8e-9a61-2f1c0e9d7b42")
+LA_POSTE_SIREN = "356000000"
+
+
+class RegistrationError(Exception):
+    """A command the rules refuse; `field` names the input at fault when there is one."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class InvalidRegistration(RegistrationError):
+    """The input breaks a rule of registration (422)."""
+
+
+class RegistrationConflict(RegistrationError):
+    """The request is well formed but the current state refuses it (409)."""
+
+
+class NotFound(RegistrationError):
+    """The edition or registration does not exist (404)."""
+
+
+def siret_problem(siret: str) -> str | None:
+    """Why `siret` is not a valid SIRET number, or None when it is."""
+    if not re.fullmatch(r"\d{14}", siret):
+        return "a SIRET is exactly 14 digits, without spaces or letters"
+    digits = [int(c) for c in siret]
+    if siret.startswith(LA_POSTE_SIREN):
+        if sum(digits) % 5 != 0:
+            return "La Poste SIRETs (SIREN 356000000) must have a digit sum divisible by 5"
+        return None
+    total = 0
+    for index, digit in enumerate(reversed(digits)):
+        if index % 2 == 1:
+            digit *= 2
+            if digit > 9:
+                digit -= 9
+        total += digit
+    if total % 10 != 0:
+        return "the SIRET fails its checksum (Luhn): check for a mistyped digit"
+    return None
+
+
+def category_of(kind: StructureKind, population: int | None) -> Category:
+    if kind is StructureKind.COMMUNE:
+        assert population is not None
+        if population >= 50_000:
+            return Category.CITY_OVER_50K
+        if population >= 20_000:
+            return Category.CITY_20K_50K
+        return Category.CITY_UNDER_20K
+    return {
+        StructureKind.INTERCOMMUNALITY: Category.INTERCOMMUNALITY,
+        StructureKind.DEPARTMENT: Category.DEPARTMENT,
+        StructureKind.REGION: Category.REGION,
+        StructureKind.FRANCE_SERVICES: Category.FRANCE_SERVICES,
+        StructureKind.SOCIAL_SERVICE: Category.SOCIAL_SERVICES,
+        StructureKind.TOURIST_OFFICE: Category.DEVELOPMENT_SERVICES,
+        StructureKind.DEVELOPMENT_SERVICE: Category.DEVELOPMENT_SERVICES,
+    }.get(kind, Category.OTHER_PUBLIC)
+
+
+def is_annex(kind: StructureKind) -> bool:
+    return kind in ANNEX_KINDS
+
+
+class Edition(Aggregate):
+    """One yearly campaign: its dates, its free places, who registered, and its close."""
+
+    @staticmethod
+    def create_id(year: int) -> UUID:
+        return uuid5(NAMESPACE, f"edition/{year}")
+
+    @classmethod
+    def open(
+        cls,
+        *,
+        year: int,
+        registration_deadline: date,
+        audit_window_start: date,
+        audit_window_end: date,
+        free_places: int,
+    ) -> Edition:
+        if not 2012 <= year <= 2100:
+            raise InvalidRegistration("the year must be between 2012 and 2100", "year")
+        if audit_window_end <= audit_window_start:
+            raise InvalidRegistration(
+                "the audit window must end after it starts", "audit_window_end"
+            )
+        if registration_deadline >= audit_window_start:
+            raise InvalidRegistration(
+                "registration must close before the audit window starts",
+                "registration_deadline",
+            )
+        if free_places < 0:
+            raise InvalidRegistration("free places cannot be negative", "free_places")
+        return cls(
+            year=year,
+            registration_deadline=registration_deadline,
+            audit_window_start=audit_window_start,
+            audit_window_end=audit_window_end,
+            free_places=free_places,
+        )
+
+    @event("Opened")
+    def __init__(
+        self,
+        *,
+        year: int,
+        registration_deadline: date,
+        audit_window_start: date,
+        audit_window_end: date,
+        free_places: int,
+    ) -> None:
+        self.year = year
+        self.registration_deadline = registration_deadline
+        self.audit_window_start = audit_window_start
+        self.audit_window_end = audit_window_end
+        self.free_places = free_places
+        self.registration_ids: list[UUID] = []
+        self.closed_at: datetime | None = None
+        self.granted: list[UUID] = []
+        self.declined: list[UUID] = []
+        self.panel_size: int | None = None
+
+    @property
+    def deadline_end(self) -> datetime:
+        """The last instant of the deadline day, Paris time."""
+        return datetime.combine(self.registration_deadline, time.max, tzinfo=PARIS)
+
+    def ensure_open(self, at: datetime) -> None:
+        if self.closed_at is not None:
+            raise RegistrationConflict(
+                f"registration for edition {self.year} is closed: no new registration or site"
+            )
+        if at > self.deadline_end:
+            raise RegistrationConflict(
+                f"the registration deadline of edition {self.year} "
+                f"({self.registration_deadline.isoformat()}) has passed"
+            )
+
+    def admit(self, registration_id: UUID, at: datetime) -> None:
+        self.ensure_open(at)
+        self._admitted(registration_id=registration_id)
+
+    @event("RegistrationAdmitted")
+    def _admitted(self, registration_id: UUID) -> None:
+        self.registration_ids.append(registration_id)
+
+    def close(
+        self, at: datetime, candidates: list[FreePlaceCandidate], paid_in_panel: int
+    ) -> list[Allocation]:
+        """Close registration and give the free places: never-participated structures first,
+        then by registration time. Returns every free candidate's outcome, in rank order."""
+        if self.closed_at is not None:
+            raise RegistrationConflict(f"edition {self.year} is already closed")
+        ordered = sorted(
+            candidates, key=lambda c: (not c.never_participated, c.registered_at, str(c.id))
+        )
+        allocations = [
+            Allocation(
+                registration_id=c.id,
+                rank=rank,
+                never_participated=c.never_participated,
+                outcome=FreePlaceOutcome.GRANTED
+                if rank <= self.free_places
+                else FreePlaceOutcome.DECLINED,
+            )
+            for rank, c in enumerate(ordered, start=1)
+        ]
+        granted = [a.registration_id for a in allocations if a.granted]
+        self._closed(
+            closed_at=at,
+            granted=granted,
+            declined=[a.registration_id for a in allocations if not a.granted],
+            panel_size=paid_in_panel + len(granted),
+        )
+        return allocations
+
+    @event("Closed")
+    def _closed(
+        self, closed_at: datetime, granted: list[UUID], declined: list[UUID], panel_size: int
+    ) -> None:
+        self.closed_at = closed_at
+        self.granted = granted
+        self.declined = declined
+        self.panel_size = panel_size
+
+
+@dataclass(frozen=True)
+class FreePlaceCandidate:
+    id: UUID
+    registered_at: datetime
+    never_participated: bool
+
+
+@dataclass(frozen=True)
+class Allocation:
+    registration_id: UUID
+    rank: int
+    never_participated: bool
+    outcome: FreePlaceOutcome
+
+    @property
+    def granted(self) -> bool:
+        return self.outcome is FreePlaceOutcome.GRANTED
+
+
+def _check_options(participation: Participation, options: dict[str, bool]) -> None:
+    if participation is Participation.FREE:
+        if options.get("physical_visit"):
+            raise InvalidRegistration(
+                "a physical visit is only for paid participation: choose 'paid' or drop the visit",
+                "options.physical_visit",
+            )
+        if options.get("oral_restitution"):
+            raise InvalidRegistration(
+                "an oral restitution is only for paid participation: choose 'paid' or drop it",
+                "options.oral_restitution",
+            )
+
+
+def _check_site(site: dict[str, Any], field: str) -> None:
+    if not str(site.get("name", "")).strip():
+        raise InvalidRegistration("a site needs a name", f"{field}.name")
+    if not str(site.get("address", "")).strip():
+        raise InvalidRegistration("a site needs a postal address", f"{field}.address")
+
+
+class Registration(Aggregate):
+    """One structure's registration for one edition."""
+
+    @classmethod
+    def register(
+        cls,
+        *,
+        year: int,
+        siret: str,
+        name: str,
+        kind: StructureKind,
+        population: int | None,
+        department: str,
+        contacts: dict[str, Any],
+        sites: list[dict[str, Any]],
+        participation: Participation,
+        options: dict[str, bool],
+        certifications: list[str],
+        registered_at: datetime,
+    ) -> Registration:
+        problem = siret_problem(siret)
+        if problem:
+            raise InvalidRegistration(problem, "siret")
+        if not name.strip():
+            raise InvalidRegistration("the structure's legal name is required", "name")
+        if kind in LOCAL_AUTHORITY_KINDS and population is None:
+            raise InvalidRegistration(
+                f"a local authority ({kind.value}) must give its population", "population"
+            )
+        if population is not None and population < 0:
+            raise InvalidRegistration("the population cannot be negative", "population")
+        if not (contacts.get("referrer") or contacts.get("decision_maker")):
+            raise InvalidRegistration(
+                "give a referrer or a decision-maker (name, email, phone)", "contacts"
+            )
+        if not sites:
+            raise InvalidRegistration("list at least one site to audit", "sites")
+        for index, site in enumerate(sites):
+            _check_site(site, f"sites.{index}")
+        _check_options(participation, options)
+        return cls(
+            year=year,
+            siret=siret,
+            name=name.strip(),
+            kind=kind.value,
+            category=category_of(kind, population).value,
+            population=population,
+            department=department,
+            contacts=contacts,
+            sites=[{**site, "site_id": str(uuid4())} for site in sites],
+            participation=participation.value,
+            options=options,
+            certifications=sorted(set(certifications)),
+            registered_at=registered_at,
+        )
+
+    @event("Registered")
+    def __init__(
+        self,
+        *,
+        year: int,
+        siret: str,
+        name: str,
+        kind: str,
+        category: str,
+        population: int | None,
+        department: str,
+        contacts: dict[str, Any],
+        sites: list[dict[str, Any]],
+        participation: str,
+        options: dict[str, bool],
+        certifications: list[str],
+        registered_at: datetime,
+    ) -> None:
+        self.year = year
+        self.siret = siret
+        self.name = name
+        self.kind = kind
+        self.category = category
+        self.population = population
+        self.department = department
+        self.contacts = contacts
+        self.sites = sites
+        self.participation = participation
+        self.options = options
+        self.certifications = certifications
+        self.registered_at = registered_at
+        self.status = (
+            RegistrationStatus.IN_PANEL.value
+            if participation == Participation.PAID.value
+            else RegistrationStatus.AWAITING_FREE_PLACE.value
+        )
+        self.free_place: dict[str, Any] | None = None
+        self.order_form: dict[str, Any] | None = None
+
+    @property
+    def in_panel(self) -> bool:
+        return self.status == RegistrationStatus.IN_PANEL.value
+
+    def add_site(self, site: dict[str, Any]) -> dict[str, Any]:
+        _check_site(site, "site")
+        recorded = {**site, "site_id": str(uuid4())}
+        self._site_added(site=recorded)
+        return recorded
+
+    @event("SiteAdded")
+    def _site_added(self, site: dict[str, Any]) -> None:
+        self.sites = [*self.sites, site]
+
+    def decide_free_place(self, allocation: Allocation) -> None:
+        if self.status != RegistrationStatus.AWAITING_FREE_PLACE.value:
+            raise RegistrationConflict("only a free registration awaiting a place is allocated")
+        self._free_place_decided(
+            outcome=allocation.outcome.value,
+            rank=allocation.rank,
+            never_participated=allocation.never_participated,
+        )
+
+    @event("FreePlaceDecided")
+    def _free_place_decided(self, outcome: str, rank: int, never_participated: bool) -> None:
+        self.free_place = {
+            "outcome": outcome,
+            "rank": rank,
+            "never_participated": never_participated,
+        }
+        self.status = (
+            RegistrationStatus.IN_PANEL.value
+            if outcome == FreePlaceOutcome.GRANTED.value
+            else RegistrationStatus.DECLINED.value
+        )
+
+    def switch_to_paid(self, options: dict[str, bool] | None) -> None:
+        if self.status != RegistrationStatus.DECLINED.value:
+            raise RegistrationConflict(
+                "only a free registration declined at the close can switch to paid; "
+                f"this one is {self.status}"
+            )
+        self._switched_to_paid(options={**self.options, **(options or {})})
+
+    @event("SwitchedToPaid")
+    def _switched_to_paid(self, options: dict[str, bool]) -> None:
+        self.participation = Participation.PAID.value
+        self.options = options
+        self.status = RegistrationStatus.IN_PANEL.value
+
+    def sign_order_form(self, signed_by: str, signed_at: datetime) -> None:
+        if not signed_by.strip():
+            raise InvalidRegistration("say who signed the order form", "signed_by")
+        if self.status == RegistrationStatus.DECLINED.value:
+            raise RegistrationConflict(
+                "this free registration was declined: switch to paid before signing an order form"
+            )
+        if self.order_form is not None:
+            raise RegistrationConflict(
+                f"the order form was already signed by {self.order_form['signed_by']} "
+                f"on {self.order_form['signed_at'].isoformat()}"
+            )
+        self._order_form_signed(signed_by=signed_by.strip(), signed_at=signed_at)
+
+    @event("OrderFormSigned")
+    def _order_form_signed(self, signed_by: str, signed_at: datetime) -> None:
+        self.order_form = {"signed_by": signed_by, "signed_at": signed_at}
+
+
+class Structure(Aggregate):
+    """A structure across editions, keyed by SIRET: one registration per edition."""
+
+    @staticmethod
+    def create_id(siret: str) -> UUID:
+        return uuid5(NAMESPACE, f"structure/{siret}")
+
+    @event("Identified")
+    def __init__(self, *, siret: str) -> None:
+        self.siret = siret
+        self.registrations: list[list[Any]] = []  # [year, registration id] pairs
+
+    def registration_in(self, year: int) -> UUID | None:
+        return next((UUID(str(rid)) for y, rid in self.registrations if y == year), None)
+
+    def earlier_registrations(self, year: int) -> list[UUID]:
+        return [UUID(str(rid)) for y, rid in self.registrations if y < year]
+
+    def enrol(self, year: int, registration_id: UUID) -> None:
+        if self.registration_in(year) is not None:
+            raise RegistrationConflict(
+                f"SIRET {self.siret} is already registered for edition {year}", "siret"
+            )
+        self._enrolled(year=year, registration_id=registration_id)
+
+    @event("Enrolled")
+    def _enrolled(self, year: int, registration_id: UUID) -> None:
+        self.registrations = [*self.registrations, [year, str(registration_id)]]

@@ -1,0 +1,111 @@
+"""Wiring: the event store, the relay and the HTTP API of the registration service.
+
+`baro-registration serve` runs the API with its relay; `baro-registration relay` runs only
+the relay (one relay is active at a time per service; extra ones wait as standbys).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+from collections.abc import AsyncIterator
+
+import uvicorn
+from fastapi import FastAPI
+
+from baro_chassis.http import create_service_app
+from baro_chassis.postgres import ensure_database, eventsourcing_env
+from baro_chassis.relay import Relay
+from baro_chassis.settings import SERVICE_PORTS, Settings
+from baro_contracts.streams import REGISTRATION_STREAM
+from baro_registration.api import install_domain_errors, router
+from baro_registration.application import Clock, RegistrationApplication, utc_now
+from baro_registration.translation import Translator
+
+SERVICE = "registration"
+
+
+def build_application(settings: Settings, clock: Clock = utc_now) -> RegistrationApplication:
+    ensure_database(settings.database_url)
+    return RegistrationApplication(env=eventsourcing_env(settings.database_url), clock=clock)
+
+
+def build_relay(settings: Settings, application: RegistrationApplication) -> Relay:
+    return Relay(
+        service=SERVICE,
+        application=application,
+        translate=Translator(application),
+        stream=REGISTRATION_STREAM,
+        nats_url=settings.nats_url,
+        database_url=settings.database_url,
+    )
+
+
+def create_app(
+    settings: Settings | None = None, *, run_relay: bool = True, clock: Clock = utc_now
+) -> FastAPI:
+    settings = settings or Settings.from_env(SERVICE)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        application = await asyncio.to_thread(build_application, settings, clock)
+        app.state.application = application
+        stop = asyncio.Event()
+        relay_task = (
+            asyncio.create_task(build_relay(settings, application).run(stop))
+            if run_relay
+            else None
+        )
+        try:
+            yield
+        finally:
+            stop.set()
+            if relay_task is not None:
+                await relay_task
+            application.close()
+
+    app = create_service_app(
+        settings,
+        title="Barometer — registration",
+        description="Editions, structures' registrations, sites, free places and order-form "
+        "signatures of the Citizen Experience Barometer.",
+        lifespan=lifespan,
+    )
+    install_domain_errors(app)
+    app.include_router(router)
+    return app
+
+
+async def run_relay_only(settings: Settings) -> None:
+    application = await asyncio.to_thread(build_application, settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await build_relay(settings, application).run(stop)
+    finally:
+        application.close()
+
+
+def cli() -> None:
+    parser = argparse.ArgumentParser(prog="baro-registration")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the HTTP API and the relay")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=SERVICE_PORTS[SERVICE])
+    serve.add_argument("--no-relay", action="store_true", help="serve the API only")
+    sub.add_parser("relay", help="run the relay only")
+    args = parser.parse_args()
+    settings = Settings.from_env(SERVICE)
+    if args.command == "relay":
+        asyncio.run(run_relay_only(settings))
+        return
+    uvicorn.run(
+        create_app(settings, run_relay=not args.no_relay),
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+    )
