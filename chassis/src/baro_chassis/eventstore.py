@@ -29,17 +29,18 @@ CREATE TABLE IF NOT EXISTS event_trace_links (
 class TracedApplication(Application[UUID]):
     def __init__(self, env: dict[str, str] | None = None) -> None:
         super().__init__(env=env)
-        self._postgres = hasattr(self.recorder, "datastore")
-        if self._postgres:
-            with self.recorder.datastore.get_connection() as conn:
+        # The PostgreSQL recorder's connection pool; None with in-memory persistence (unit tests).
+        self._datastore: Any = getattr(self.recorder, "datastore", None)
+        if self._datastore is not None:
+            with self._datastore.get_connection() as conn:
                 conn.execute(TRACE_LINKS_DDL)
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
         recordings = super().save(*objs, **kwargs)
         carrier = current_carrier()
-        if carrier and recordings and self._postgres:
+        if carrier and recordings and self._datastore is not None:
             rows = [(r.notification.id, json.dumps(carrier)) for r in recordings]
-            with self.recorder.datastore.get_connection() as conn, conn.cursor() as cur:
+            with self._datastore.get_connection() as conn, conn.cursor() as cur:
                 cur.executemany(
                     "INSERT INTO event_trace_links (notification_id, carrier) VALUES (%s, %s) "
                     "ON CONFLICT DO NOTHING",

@@ -30,5 +30,3 @@ def create_service_app(
 
     FastAPIInstrumentor.instrument_app(app, excluded_urls="health,docs,openapi.json")
     return app
-
-

@@ -24,7 +24,9 @@ def ensure_database(database_url: str) -> None:
 def drop_database(database_url: str) -> None:
     name = urlsplit(database_url).path.lstrip("/")
     with psycopg.connect(database_url_for(database_url, "postgres"), autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
 
 
 def eventsourcing_env(database_url: str, **extra: str) -> dict[str, str]:

@@ -183,7 +183,7 @@ class Relay:
             while not stop.is_set():
                 try:
                     read = await self.publish_pending()
-                except (OSError, asyncio.TimeoutError, asyncpg.PostgresError) as exc:
+                except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
                     log.warning("relay %s: %s, retrying", self.service, exc)
                     await _wait(stop, 1.0)
                     continue

@@ -28,9 +28,18 @@ NATS_PORT = 14222
 POSTGRES_PORT = 15432
 
 
+def _port(variable: str, default: int) -> int:
+    return int(os.environ.get(variable, default))
+
+
+def service_port(name: str) -> int:
+    """The service's port: 8001..8005, shifted by BARO_PORT_OFFSET (to run two stacks)."""
+    return SERVICE_PORTS[name] + _port("BARO_PORT_OFFSET", 0)
+
+
 def service_command(name: str) -> list[str] | None:
     script = Path(sysconfig.get_path("scripts")) / f"baro-{name}"
-    return [str(script), "serve", "--port", str(SERVICE_PORTS[name])] if script.exists() else None
+    return [str(script), "serve", "--port", str(service_port(name))] if script.exists() else None
 
 
 def wait_healthy(port: int, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
@@ -39,7 +48,7 @@ def wait_healthy(port: int, process: subprocess.Popen[bytes], timeout: float = 6
         if process.poll() is not None:
             raise RuntimeError(f"exited with code {process.returncode}")
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as r:  # noqa: S310
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as r:
                 if r.status == 200:
                     return
         except OSError:
@@ -57,7 +66,7 @@ def up(data_dir: Path) -> int:
     try:
         nats_url = os.environ.get("NATS_URL")
         if not nats_url:
-            nats = EmbeddedNats(data_dir / "nats", NATS_PORT).start()
+            nats = EmbeddedNats(data_dir / "nats", _port("BARO_NATS_PORT", NATS_PORT)).start()
             servers.append(nats)
             nats_url = nats.url
             print(f"NATS JetStream   {nats_url}  (embedded, data in {nats.store_dir})")
@@ -65,7 +74,9 @@ def up(data_dir: Path) -> int:
             print(f"NATS JetStream   {nats_url}  (external)")
         database_url = os.environ.get("DATABASE_URL")
         if not database_url:
-            postgres = EmbeddedPostgres(data_dir / "postgres", POSTGRES_PORT).start()
+            postgres = EmbeddedPostgres(
+                data_dir / "postgres", _port("BARO_POSTGRES_PORT", POSTGRES_PORT)
+            ).start()
             servers.append(postgres)
             database_url = postgres.url
             print(f"PostgreSQL       {database_url}  (embedded, data in {postgres.data_dir})")
@@ -86,14 +97,14 @@ def up(data_dir: Path) -> int:
             )
         for name, process in services.items():
             try:
-                wait_healthy(SERVICE_PORTS[name], process)
+                wait_healthy(service_port(name), process)
             except (RuntimeError, TimeoutError) as exc:
                 print(f"{name} failed to start ({exc}); see {log_dir / name}.log", file=sys.stderr)
                 return 1
         elapsed = time.monotonic() - started_at
         print(f"\nReady in {elapsed:.1f}s. Services (logs in {log_dir}):")
         for name in services:
-            print(f"  {name:<14} http://127.0.0.1:{SERVICE_PORTS[name]}/docs")
+            print(f"  {name:<14} http://127.0.0.1:{service_port(name)}/docs")
         secret = os.environ.get("BARO_JWT_SECRET", DEV_ONLY_JWT_SECRET)
         print("\nDev admin token (DEV ONLY, valid 12 h; `uv run baro token --role ROLE` for more):")
         print(f"  {issue_token(secret, roles=(Role.ADMIN,))}")
@@ -101,7 +112,9 @@ def up(data_dir: Path) -> int:
         while not stop.wait(0.5):
             for name, process in services.items():
                 if process.poll() is not None:
-                    print(f"{name} exited with code {process.returncode}; stopping", file=sys.stderr)
+                    print(
+                        f"{name} exited with code {process.returncode}; stopping", file=sys.stderr
+                    )
                     return 1
         return 0
     finally:

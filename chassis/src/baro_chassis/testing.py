@@ -8,12 +8,13 @@ streams, so no test sees another's messages or duplicate-detection window.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -94,24 +95,25 @@ async def delete_all_streams(url: str) -> None:
     nc = await nats.connect(url)
     try:
         js = nc.jetstream()
-        for name in await js.streams_info():
-            await js.delete_stream(name.config.name)
+        for info in await js.streams_info():
+            if info.config.name:
+                await js.delete_stream(info.config.name)
     finally:
         await nc.close()
 
 
 @pytest.fixture
-async def nats_url(nats_server: str) -> AsyncIterator[str]:
-    await delete_all_streams(nats_server)
-    yield nats_server
+def nats_url(nats_server: str) -> str:
+    asyncio.run(delete_all_streams(nats_server))
+    return nats_server
 
 
 @pytest.fixture
-def settings_for(database_url: str, nats_server: str) -> Settings:
-    """Settings of a service under test: its own fresh database, the suite's NATS."""
+def settings_for(database_url: str, nats_url: str) -> Settings:
+    """Settings of a service under test: its own fresh database, the suite's NATS (no streams)."""
     return Settings(
         service="registration",
-        nats_url=nats_server,
+        nats_url=nats_url,
         database_url=database_url,
         jwt_secret=TEST_JWT_SECRET,
         environment="test",
@@ -121,8 +123,12 @@ def settings_for(database_url: str, nats_server: str) -> Settings:
 class Tokens:
     """Authorization headers for each role, and for a structure's own registration."""
 
-    def headers(self, *roles: Role, registration_id: uuid.UUID | None = None,
-                ttl: timedelta = timedelta(hours=1)) -> dict[str, str]:
+    def headers(
+        self,
+        *roles: Role,
+        registration_id: uuid.UUID | None = None,
+        ttl: timedelta = timedelta(hours=1),
+    ) -> dict[str, str]:
         token = issue_token(TEST_JWT_SECRET, roles=roles, registration_id=registration_id, ttl=ttl)
         return {"Authorization": f"Bearer {token}"}
 

@@ -85,8 +85,11 @@ def documents() -> dict[str, str]:
 
 def drifted(root: Path = CONTRACTS_DIR) -> list[str]:
     """The documents whose committed text differs from what the code generates."""
-    stale = [p for p, text in documents().items() if not (root / p).exists()
-             or (root / p).read_text() != text]
+    stale = [
+        p
+        for p, text in documents().items()
+        if not (root / p).exists() or (root / p).read_text() != text
+    ]
     expected = set(documents())
     stale += [
         str(p.relative_to(root))

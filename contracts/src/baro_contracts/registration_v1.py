@@ -156,9 +156,7 @@ class FreePlaceDecided(RegistrationEvent):
     """At the close of registration, a free registration was granted a free place or declined."""
 
     name: ClassVar[str] = "free_place_decided"
-    event_type: Literal["registration.v1.free_place_decided"] = (
-        "registration.v1.free_place_decided"
-    )
+    event_type: Literal["registration.v1.free_place_decided"] = "registration.v1.free_place_decided"
     registration_id: UUID
     outcome: FreePlaceOutcome
     rank: int = Field(ge=1, description="Position in the allocation order (1 = first served).")

@@ -5,11 +5,11 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from registration_builders import EDITION
 
 from baro_chassis.settings import Settings
 from baro_chassis.testing import FakeClock, Tokens
 from baro_registration.main import create_app
+from registration_builders import EDITION
 
 
 @pytest.fixture

@@ -41,9 +41,7 @@ AnyRole = Annotated[Principal, Depends(require(*Role, structure=True))]
 Registrar = Annotated[Principal, Depends(require(Role.ADMIN, Role.FRONTEND))]
 Reader = Annotated[Principal, Depends(require(Role.ADMIN, Role.FINANCE, structure=True))]
 Lister = Annotated[Principal, Depends(require(Role.ADMIN, Role.FINANCE))]
-StructureActor = Annotated[
-    Principal, Depends(require(Role.ADMIN, Role.FRONTEND, structure=True))
-]
+StructureActor = Annotated[Principal, Depends(require(Role.ADMIN, Role.FRONTEND, structure=True))]
 Signer = Annotated[Principal, Depends(require(Role.ADMIN, structure=True))]
 
 
@@ -57,13 +55,18 @@ App = Annotated[RegistrationApplication, Depends(application)]
 
 def install_domain_errors(app: FastAPI) -> None:
     statuses = {InvalidRegistration: 422, RegistrationConflict: 409, NotFound: 404}
-    codes = {InvalidRegistration: "invalid", RegistrationConflict: "conflict", NotFound: "not_found"}
+    codes = {
+        InvalidRegistration: "invalid",
+        RegistrationConflict: "conflict",
+        NotFound: "not_found",
+    }
 
     @app.exception_handler(RegistrationError)
     async def refused(_: Request, exc: RegistrationError) -> JSONResponse:
         kind = type(exc)
-        error = ApiError(statuses.get(kind, 400), codes.get(kind, "refused"), exc.message,
-                         field=exc.field)
+        error = ApiError(
+            statuses.get(kind, 400), codes.get(kind, "refused"), exc.message, field=exc.field
+        )
         return JSONResponse(error.body(), status_code=error.status)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import Transcoder, Transcoding
+from eventsourcing.persistence import JSONTranscoder, Transcoding
 
 from baro_chassis.eventstore import TracedApplication, retry_on_conflict
 from baro_contracts.registration_v1 import Participation
@@ -46,7 +46,7 @@ class RegistrationApplication(TracedApplication):
         super().__init__(env=env)
         self.clock = clock
 
-    def register_transcodings(self, transcoder: Transcoder) -> None:
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
 
@@ -74,7 +74,7 @@ class RegistrationApplication(TracedApplication):
         return edition
 
     def edition(self, year: int) -> Edition:
-        edition = self._find(Edition, Edition.create_id(year))
+        edition: Edition | None = self._find(Edition, Edition.create_id(year))
         if edition is None:
             raise NotFound(f"edition {year} does not exist: create it first (POST /editions)")
         return edition
@@ -97,7 +97,7 @@ class RegistrationApplication(TracedApplication):
         return retry_on_conflict(attempt)
 
     def registration(self, year: int, registration_id: UUID) -> Registration:
-        registration = self._find(Registration, registration_id)
+        registration: Registration | None = self._find(Registration, registration_id)
         if registration is None or registration.year != year:
             self.edition(year)  # an unknown edition is reported as such
             raise NotFound(f"registration {registration_id} does not exist in edition {year}")
@@ -179,7 +179,7 @@ class RegistrationApplication(TracedApplication):
 
     def _find(self, cls: type[Any], aggregate_id: UUID) -> Any:
         try:
-            aggregate = self.repository.get(aggregate_id)
+            aggregate: Any = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             return None
         return aggregate if isinstance(aggregate, cls) else None

@@ -54,9 +54,7 @@ def create_app(
         app.state.application = application
         stop = asyncio.Event()
         relay_task = (
-            asyncio.create_task(build_relay(settings, application).run(stop))
-            if run_relay
-            else None
+            asyncio.create_task(build_relay(settings, application).run(stop)) if run_relay else None
         )
         try:
             yield

@@ -104,8 +104,10 @@ class RegistrationIn(Body):
     name: str = Field(max_length=300, description="The structure's legal name")
     kind: StructureKind
     population: int | None = Field(default=None, description="Required for local authorities")
-    department: str = Field(pattern=r"^(0[1-9]|[1-8][0-9]|9[0-5]|2A|2B|97[1-6])$",
-                            description="INSEE department code, e.g. 69, 2A, 974")
+    department: str = Field(
+        pattern=r"^(0[1-9]|[1-8][0-9]|9[0-5]|2A|2B|97[1-6])$",
+        description="INSEE department code, e.g. 69, 2A, 974",
+    )
     contacts: ContactsIn
     sites: list[SiteIn]
     participation: Participation

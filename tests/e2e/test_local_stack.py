@@ -1,0 +1,138 @@
+"""`baro up` (what `make up` runs): starts everything, answers, keeps data, stops cleanly."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sysconfig
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from baro_chassis.embedded import free_port
+
+pytestmark = pytest.mark.e2e
+
+EDITION = {
+    "year": 2031,
+    "registration_deadline": "2099-03-15",
+    "audit_window_start": "2099-04-01",
+    "audit_window_end": "2099-05-31",
+    "free_places": 10,
+}
+REGISTRATION = {
+    "siret": "35600000000010",
+    "name": "La Poste — agence de Lyon",
+    "kind": "other_public",
+    "department": "69",
+    "contacts": {"decision_maker": {"name": "B", "email": "b@example.fr", "phone": "0102030405"}},
+    "sites": [{"name": "Agence", "address": "10 place Bellecour, 69002 Lyon"}],
+    "participation": "paid",
+}
+
+
+class Stack:
+    def __init__(self, data_dir: Path, env: dict[str, str]) -> None:
+        baro = Path(sysconfig.get_path("scripts")) / "baro"
+        self.output = data_dir.parent / f"{data_dir.name}-{time.monotonic_ns()}.out"
+        self.process = subprocess.Popen(
+            [str(baro), "up", "--data-dir", str(data_dir)],
+            env=env,
+            stdout=self.output.open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+
+    def text(self) -> str:
+        return self.output.read_text()
+
+    def wait_ready(self, timeout: float = 120) -> str:
+        deadline = time.monotonic() + timeout
+        while "Ctrl-C stops everything." not in self.text():
+            assert self.process.poll() is None, f"baro up exited:\n{self.text()}"
+            assert time.monotonic() < deadline, f"baro up not ready:\n{self.text()}"
+            time.sleep(0.1)
+        token_line = self.text().split("Dev admin token")[1].splitlines()[1]
+        return token_line.strip()
+
+    def children(self) -> list[psutil.Process]:
+        return psutil.Process(self.process.pid).children(recursive=True)
+
+    def interrupt(self) -> None:
+        self.process.send_signal(signal.SIGINT)
+        assert self.process.wait(60) == 0, self.text()
+
+
+@pytest.fixture
+def stack_env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("NATS_URL", "DATABASE_URL")}
+    env.update(
+        BARO_NATS_PORT=str(free_port()),
+        BARO_POSTGRES_PORT=str(free_port()),
+        BARO_PORT_OFFSET=str(free_port() - 8001),
+    )
+    return env
+
+
+def base_url(env: dict[str, str]) -> str:
+    return f"http://127.0.0.1:{8001 + int(env['BARO_PORT_OFFSET'])}"
+
+
+def test_make_up_runs_the_backend_keeps_its_data_and_stops_cleanly(
+    tmp_path: Path, stack_env: dict[str, str]
+) -> None:
+    data_dir = tmp_path / "data"
+    stack = Stack(data_dir, stack_env)
+    try:
+        token = stack.wait_ready()
+        assert f"registration   {base_url(stack_env)}/docs" in stack.text()
+        children = stack.children()
+        headers = {"Authorization": f"Bearer {token}"}
+        with httpx.Client(base_url=base_url(stack_env), headers=headers) as client:
+            assert client.get("/docs").status_code == 200
+            assert client.post("/editions", json=EDITION).status_code == 201
+            created = client.post("/editions/2031/registrations", json=REGISTRATION)
+            assert created.status_code == 201, created.text
+        stack.interrupt()
+    finally:
+        if stack.process.poll() is None:
+            stack.process.kill()
+    assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+
+    restarted = Stack(data_dir, stack_env)
+    try:
+        token = restarted.wait_ready()
+        with httpx.Client(
+            base_url=base_url(stack_env), headers={"Authorization": f"Bearer {token}"}
+        ) as client:
+            registration_id = created.json()["registration_id"]
+            again = client.get(f"/editions/2031/registrations/{registration_id}")
+            assert again.status_code == 200
+            assert again.json()["name"] == REGISTRATION["name"]
+        restarted.interrupt()
+    finally:
+        if restarted.process.poll() is None:
+            restarted.process.kill()
+
+
+def test_make_up_uses_external_servers_when_their_urls_are_set(
+    tmp_path: Path, stack_env: dict[str, str], nats_url: str, postgres_server: str
+) -> None:
+    env = {**stack_env, "NATS_URL": nats_url, "DATABASE_URL": postgres_server}
+    stack = Stack(tmp_path / "data", env)
+    try:
+        token = stack.wait_ready()
+        assert f"NATS JetStream   {nats_url}  (external)" in stack.text()
+        names = {c.name() for c in stack.children()}
+        assert not names & {"nats-server", "postgres"}, names
+        with httpx.Client(
+            base_url=base_url(stack_env), headers={"Authorization": f"Bearer {token}"}
+        ) as client:
+            assert client.post("/editions", json=EDITION).status_code == 201
+        stack.interrupt()
+    finally:
+        if stack.process.poll() is None:
+            stack.process.kill()
