@@ -32,8 +32,10 @@ def siret(number: int) -> str:
     body = f"{number:013d}"
     for check in "0123456789":
         digits = [int(c) for c in body + check]
-        total = sum(d if i % 2 == 0 else (d * 2 - 9 if d > 4 else d * 2)
-                    for i, d in enumerate(reversed(digits)))
+        total = sum(
+            d if i % 2 == 0 else (d * 2 - 9 if d > 4 else d * 2)
+            for i, d in enumerate(reversed(digits))
+        )
         if total % 10 == 0:
             return body + check
     raise AssertionError
@@ -47,19 +49,37 @@ async def main(count: int) -> None:
         url = database_url_for(pg.url, "bench")
         ensure_database(url)
         app = RegistrationApplication(env=eventsourcing_env(url))
-        app.open_edition(year=2030, registration_deadline=date(2099, 1, 1),
-                         audit_window_start=date(2099, 2, 1), audit_window_end=date(2099, 3, 1),
-                         free_places=0)
+        app.open_edition(
+            year=2030,
+            registration_deadline=date(2099, 1, 1),
+            audit_window_start=date(2099, 2, 1),
+            audit_window_end=date(2099, 3, 1),
+            free_places=0,
+        )
         started = time.perf_counter()
         for n in range(count):
-            app.register(2030, siret=siret(n), name=f"S{n}", kind=StructureKind.SOCIAL_SERVICE,
-                         population=None, department="75",
-                         contacts={"referrer": {"name": "A", "email": "a@b.fr", "phone": "0102"}},
-                         sites=[{"name": "A", "kind": "main", "address": "1 rue", "contact_points": {}}],
-                         participation=Participation.PAID, options={}, certifications=[])
+            app.register(
+                2030,
+                siret=siret(n),
+                name=f"S{n}",
+                kind=StructureKind.SOCIAL_SERVICE,
+                population=None,
+                department="75",
+                contacts={"referrer": {"name": "A", "email": "a@b.fr", "phone": "0102"}},
+                sites=[{"name": "A", "kind": "main", "address": "1 rue", "contact_points": {}}],
+                participation=Participation.PAID,
+                options={},
+                certifications=[],
+            )
         stored = time.perf_counter() - started
-        relay = Relay(service="registration", application=app, translate=Translator(app),
-                      stream=REGISTRATION_STREAM, nats_url=server.url, database_url=url)
+        relay = Relay(
+            service="registration",
+            application=app,
+            translate=Translator(app),
+            stream=REGISTRATION_STREAM,
+            nats_url=server.url,
+            database_url=url,
+        )
         await relay.open()
         started = time.perf_counter()
         while await relay.publish_pending():

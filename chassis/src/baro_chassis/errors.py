@@ -9,6 +9,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from baro_chassis.eventstore import Contention
+
 
 class ApiError(Exception):
     """A refusal with an HTTP status, a stable code, a message and, when known, the field."""
@@ -50,6 +52,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
+
+    @app.exception_handler(Contention)
+    async def contention(_: Request, exc: Contention) -> JSONResponse:
+        error = ApiError(503, "busy", f"too many simultaneous changes, try again ({exc})")
+        return JSONResponse(error.body(), status_code=503, headers={"Retry-After": "1"})
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -7,6 +7,8 @@ against the new notification ids, so the relay can continue that trace on NATS.
 from __future__ import annotations
 
 import json
+import random
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 from uuid import UUID
@@ -49,15 +51,19 @@ class TracedApplication(Application[UUID]):
         return recordings
 
 
-def retry_on_conflict(command: Callable[[], T], attempts: int = 8) -> T:
+class Contention(Exception):
+    """A command kept losing the race for the same aggregate; the caller may try again."""
+
+
+def retry_on_conflict(command: Callable[[], T], attempts: int = 30) -> T:
     """Run a get-act-save command again when a concurrent save wrote the same aggregate first.
 
     The command reloads its aggregates on each attempt, so its checks see the other write.
+    Waits a short, growing, jittered time between attempts so racing writers spread out.
     """
     for attempt in range(attempts):
         try:
             return command()
         except IntegrityError:
-            if attempt == attempts - 1:
-                raise
-    raise AssertionError("unreachable")
+            time.sleep(random.uniform(0, min(0.2, 0.005 * 2**attempt)))
+    raise Contention(f"gave up after {attempts} concurrent-write conflicts")

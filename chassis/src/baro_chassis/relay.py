@@ -12,6 +12,7 @@ event, translated to its public contract event, to JetStream.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Callable
@@ -58,7 +59,7 @@ class Relay:
         stream: StreamSpec,
         nats_url: str,
         database_url: str,
-        batch_size: int = 200,
+        batch_size: int = 500,
         idle_wait: float = 0.05,
     ) -> None:
         self.service = service
@@ -67,7 +68,7 @@ class Relay:
         self.stream = stream
         self.nats_url = nats_url
         self.database_url = database_url
-        self.batch_size = min(batch_size, application.log_section_size)
+        self.batch_size = batch_size
         self.idle_wait = idle_wait
         self.stats = RelayStats()
         self._db: asyncpg.Connection | None = None
@@ -194,7 +195,5 @@ class Relay:
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:
-    try:
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), timeout=seconds)
-    except TimeoutError:
-        pass

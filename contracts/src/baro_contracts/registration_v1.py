@@ -129,7 +129,7 @@ class StructureRegistered(RegistrationEvent):
         "registration.v1.structure_registered"
     )
     registration_id: UUID
-    siret: str = Field(pattern=r"^\d{14}$")
+    siret: str = Field(pattern=r"^[0-9]{14}$")
     structure_name: str
     kind: StructureKind
     category: Category

@@ -181,6 +181,6 @@ async def switch_to_paid(
     year: int, registration_id: UUID, body: SwitchToPaidIn, principal: Signer, app: App
 ) -> RegistrationOut:
     ensure_registration(principal, registration_id, Role.ADMIN)
-    options = body.options.model_dump() if body.options else None
+    options = body.options.model_dump(exclude_unset=True) if body.options else None
     registration = await run_in_threadpool(app.switch_to_paid, year, registration_id, options)
     return RegistrationOut.of(registration)

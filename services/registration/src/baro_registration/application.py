@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
@@ -47,6 +49,12 @@ class RegistrationApplication(TracedApplication):
     def __init__(self, env: dict[str, str] | None = None, clock: Clock = utc_now) -> None:
         super().__init__(env=env)
         self.clock = clock
+        self._edition_locks: defaultdict[int, threading.Lock] = defaultdict(threading.Lock)
+
+    def _edition_lock(self, year: int) -> threading.Lock:
+        """Serialises this process's writes to one edition, so they do not race each other;
+        writes from other processes are reconciled by `retry_on_conflict`."""
+        return self._edition_locks[year]
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -96,7 +104,8 @@ class RegistrationApplication(TracedApplication):
             self.save(edition, structure, registration)
             return registration
 
-        return retry_on_conflict(attempt)
+        with self._edition_lock(year):
+            return retry_on_conflict(attempt)
 
     def registration(self, year: int, registration_id: UUID) -> Registration:
         registration: Registration | None = self._find(Registration, registration_id)
@@ -166,7 +175,8 @@ class RegistrationApplication(TracedApplication):
             self.save(edition, *ordered)
             return edition, ordered
 
-        return retry_on_conflict(attempt)
+        with self._edition_lock(year):
+            return retry_on_conflict(attempt)
 
     def _took_part_before(self, registration: Registration) -> bool:
         """Whether this SIRET was in the panel of an earlier edition (from our own history)."""

@@ -28,6 +28,7 @@ from baro_contracts.registration_v1 import (
 PARIS = ZoneInfo("Europe/Paris")
 NAMESPACE = UUID("5c0f7a4e-6d3b-4b8e-9a61-2f1c0e9d7b42")
 LA_POSTE_SIREN = "356000000"
+LA_POSTE_HEAD_OFFICE = "35600000000048"
 
 
 class RegistrationError(Exception):
@@ -51,25 +52,31 @@ class NotFound(RegistrationError):
     """The edition or registration does not exist (404)."""
 
 
-def siret_problem(siret: str) -> str | None:
-    """Why `siret` is not a valid SIRET number, or None when it is."""
-    if not re.fullmatch(r"\d{14}", siret):
-        return "a SIRET is exactly 14 digits, without spaces or letters"
-    digits = [int(c) for c in siret]
-    if siret.startswith(LA_POSTE_SIREN):
-        if sum(digits) % 5 != 0:
-            return "La Poste SIRETs (SIREN 356000000) must have a digit sum divisible by 5"
-        return None
+def _luhn_valid(digits: list[int]) -> bool:
     total = 0
     for index, digit in enumerate(reversed(digits)):
         if index % 2 == 1:
-            digit *= 2
-            if digit > 9:
-                digit -= 9
+            digit = digit * 2 - 9 if digit > 4 else digit * 2
         total += digit
-    if total % 10 != 0:
-        return "the SIRET fails its checksum (Luhn): check for a mistyped digit"
-    return None
+    return total % 10 == 0
+
+
+def siret_problem(siret: str) -> str | None:
+    """Why `siret` is not a valid SIRET number, or None when it is.
+
+    The Luhn checksum, except for La Poste's establishments (SIREN 356000000), whose digits
+    add up to a multiple of 5 instead; La Poste's head office passes the Luhn check.
+    """
+    if not re.fullmatch(r"[0-9]{14}", siret):
+        return "a SIRET is exactly 14 digits (0-9), without spaces or letters"
+    digits = [int(c) for c in siret]
+    if siret.startswith(LA_POSTE_SIREN) and siret != LA_POSTE_HEAD_OFFICE:
+        if sum(digits) % 5 == 0:
+            return None
+        return "La Poste SIRETs (SIREN 356000000) must have a digit sum divisible by 5"
+    if _luhn_valid(digits):
+        return None
+    return "the SIRET fails its checksum (Luhn): check for a mistyped digit"
 
 
 def category_of(kind: StructureKind, population: int | None) -> Category:

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
-from registration_builders import EDITION
 
 from baro_chassis.testing import Tokens
+from registration_builders import EDITION
 
 
 def assert_refused(response: Response, status: int, field: str | None = None) -> dict[str, Any]:

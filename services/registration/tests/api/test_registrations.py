@@ -11,9 +11,9 @@ from uuid import UUID
 import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
-from registration_builders import EDITION, make_siret, registration_body
 
 from baro_chassis.testing import FakeClock, Tokens
+from registration_builders import make_siret, registration_body
 
 DEADLINE_LAST_INSTANT = datetime(2027, 3, 15, 22, 59, 59, tzinfo=UTC)  # 23:59:59 in Paris
 AFTER_DEADLINE = datetime(2027, 3, 15, 23, 0, tzinfo=UTC)  # 16 March, 00:00 in Paris
@@ -185,7 +185,9 @@ def test_la_poste_head_office_can_register(
     client: TestClient, tokens: Tokens, edition: dict[str, Any]
 ) -> None:
     # 356 000 000 00048 is La Poste's head office: it keeps the Luhn key (digit sum 26).
-    response = register(client, tokens, siret="35600000000048", kind="other_public", population=None)
+    response = register(
+        client, tokens, siret="35600000000048", kind="other_public", population=None
+    )
     assert response.status_code == 201, response.text
 
 
@@ -294,7 +296,7 @@ def test_the_same_siret_in_full_width_digits_is_not_a_second_registration(
 ) -> None:
     registered(client, tokens, 1)
     before = snapshot(client, tokens)
-    full_width = make_siret(1).translate(str.maketrans("0123456789", "０１２３４５６７８９"))
+    full_width = "".join(chr(0xFF10 + int(c)) for c in make_siret(1))  # U+FF10..U+FF19
     response = register(client, tokens, 2, siret=full_width)
     assert response.status_code in {409, 422}, response.text
     assert snapshot(client, tokens) == before
@@ -553,28 +555,59 @@ def test_signing_the_order_form_of_an_unknown_registration_is_404(
     assert_refused(sign(client, "00000000-0000-4000-8000-000000000000", tokens.admin, "X"), 404)
 
 
+def test_an_edition_with_many_registrations_keeps_counting_and_refusing(
+    client: TestClient, tokens: Tokens, edition: dict[str, Any], clock: FakeClock
+) -> None:
+    # more registrations than the edition's snapshotting interval
+    for number in range(1, 56):
+        registered(client, tokens, number, participation="free")
+        clock.advance(minutes=1)
+    before = snapshot(client, tokens)
+    assert before[0]["registrations"] == 55
+    assert len(before[1]) == 55
+    assert_refused(register(client, tokens, 7), 409, "siret")
+    clock.now = DEADLINE_LAST_INSTANT
+    registered(client, tokens, 56, participation="free")
+    clock.now = AFTER_DEADLINE
+    assert_refused(register(client, tokens, 57), 409)
+    closed = client.post("/editions/2027/close", headers=tokens.admin)
+    assert closed.status_code == 200, closed.text
+    assert closed.json()["edition"]["registrations"] == 56
+    assert closed.json()["edition"]["granted"] == 2
+    assert closed.json()["edition"]["declined"] == 54
+    assert [a["siret"] for a in closed.json()["allocations"][:2]] == [make_siret(1), make_siret(2)]
+
+
 # --- concurrency --------------------------------------------------------------------------
 
 
-def in_parallel(client: TestClient, tokens: Tokens, bodies: list[dict[str, Any]]) -> list[int]:
+def in_parallel(
+    client: TestClient, tokens: Tokens, bodies: list[dict[str, Any]]
+) -> tuple[list[int], list[str]]:
+    """POST every body at once; the statuses, and the errors of requests the app crashed on."""
     start = threading.Barrier(len(bodies))
     headers = tokens.frontend
+    crashes: list[str] = []
 
     def post(body: dict[str, Any]) -> int:
         start.wait()
-        response = client.post("/editions/2027/registrations", json=body, headers=headers)
+        try:
+            response = client.post("/editions/2027/registrations", json=body, headers=headers)
+        except Exception as exc:  # the app crashed on this request: the caller gets a 500
+            crashes.append(f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
+            return 500
         return response.status_code
 
     with ThreadPoolExecutor(max_workers=len(bodies)) as pool:
-        return list(pool.map(post, bodies))
+        return list(pool.map(post, bodies)), crashes
 
 
 def test_ten_simultaneous_registrations_of_one_siret_give_one_201_and_nine_409(
     client: TestClient, tokens: Tokens, edition: dict[str, Any]
 ) -> None:
     bodies = [registration_body(1, name=f"Attempt {i}") for i in range(10)]
-    statuses = in_parallel(client, tokens, bodies)
-    assert sorted(statuses) == [201] + [409] * 9
+    statuses, crashes = in_parallel(client, tokens, bodies)
+    assert sorted(statuses) == [201] + [409] * 9, crashes
     edition_now, listing = snapshot(client, tokens)
     assert edition_now["registrations"] == 1
     assert [r["siret"] for r in listing] == [make_siret(1)]
@@ -584,12 +617,18 @@ def test_ten_simultaneous_registrations_of_different_sirets_all_succeed(
     client: TestClient, tokens: Tokens, edition: dict[str, Any]
 ) -> None:
     bodies = [registration_body(number) for number in range(1, 11)]
-    statuses = in_parallel(client, tokens, bodies)
-    assert statuses == [201] * 10
+    statuses, crashes = in_parallel(client, tokens, bodies)
+    assert statuses == [201] * 10, crashes
     edition_now, listing = snapshot(client, tokens)
     assert edition_now["registrations"] == 10
     assert sorted(r["siret"] for r in listing) == sorted(make_siret(n) for n in range(1, 11))
 
 
-def test_edition_fixture_matches_the_builders(edition: dict[str, Any]) -> None:
-    assert edition["year"] == EDITION["year"]
+def test_a_burst_of_twenty_registrations_at_the_deadline_all_succeed(
+    client: TestClient, tokens: Tokens, edition: dict[str, Any], clock: FakeClock
+) -> None:
+    clock.now = DEADLINE_LAST_INSTANT
+    bodies = [registration_body(number) for number in range(1, 21)]
+    statuses, crashes = in_parallel(client, tokens, bodies)
+    assert statuses == [201] * 20, crashes
+    assert snapshot(client, tokens)[0]["registrations"] == 20

@@ -119,7 +119,8 @@ def test_every_state_change_reaches_jetstream_as_a_contract_event(
         assert message.headers["Nats-Msg-Id"] == event.event_id
         assert message.subject == event.subject
     positions = [int(e.event_id.split(":")[1]) for e in events]
-    assert positions == sorted(positions) and len(set(positions)) == len(positions)
+    assert positions == sorted(positions)
+    assert len(set(positions)) == len(positions)
 
     registered = events[1]
     assert registered.subject == "registration.v1.2027.structure_registered"
@@ -127,7 +128,8 @@ def test_every_state_change_reaches_jetstream_as_a_contract_event(
     assert body["registration_id"] == paid["registration_id"]
     assert body["participation"] == "paid"
     assert body["population"] == 12_000
-    assert body["kind"] == "commune" and body["category"] == "city_under_20k"
+    assert body["kind"] == "commune"
+    assert body["category"] == "city_under_20k"
     assert body["options"] == {
         "physical_visit": True,
         "social_listening": False,
@@ -141,10 +143,7 @@ def test_every_state_change_reaches_jetstream_as_a_contract_event(
     assert decided[first_free["registration_id"]].outcome == "granted"
     assert decided[second_free["registration_id"]].outcome == "declined"
     closed = events[6]
-    assert closed.panel_size == 2 and closed.granted == [
-        decided[first_free["registration_id"]].registration_id
-    ]
-    assert (
-        events[9].status == "in_panel"
-        and str(events[9].registration_id) == second_free["registration_id"]
-    )
+    assert closed.panel_size == 2
+    assert closed.granted == [decided[first_free["registration_id"]].registration_id]
+    assert events[9].status == "in_panel"
+    assert str(events[9].registration_id) == second_free["registration_id"]

@@ -8,7 +8,6 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
-from registration_builders import make_siret
 
 from baro_chassis.testing import FakeClock
 from baro_contracts.registration_v1 import (
@@ -30,10 +29,13 @@ from baro_registration.domain import (
     category_of,
     siret_problem,
 )
+from registration_builders import make_siret
 
 pytestmark = pytest.mark.unit
 
 T0 = datetime(2027, 2, 1, 9, 0, tzinfo=UTC)
+# 21690266800013 in full-width digits (U+FF10..U+FF19): Unicode digits, not ASCII ones
+FULL_WIDTH = "".join(chr(0xFF10 + int(c)) for c in "21690266800013")
 
 
 # --- builders -----------------------------------------------------------------------------
@@ -122,7 +124,7 @@ def test_valid_sirets_are_accepted(siret: str) -> None:
 
 @pytest.mark.parametrize(
     "siret",
-    ["", "2169026680001", "216902668000130", "2169026680001A", "21690 266800013", "２１６９０２６６８０００１３"],
+    ["", "2169026680001", "216902668000130", "2169026680001A", "21690 266800013", FULL_WIDTH],
 )
 def test_a_siret_is_exactly_14_ascii_digits(siret: str) -> None:
     problem = siret_problem(siret)
@@ -708,3 +710,26 @@ def test_the_application_refuses_late_registrations_and_unknown_editions(
         app.open_edition(**edition_dates(2026), free_places=9)
     assert duplicate.value.field == "year"
     assert app.edition(2026).free_places == 1
+
+
+def test_an_edition_with_many_registrations_keeps_its_rules(
+    app: RegistrationApplication, clock: FakeClock
+) -> None:
+    # more events than the edition's snapshotting interval
+    app.open_edition(**edition_dates(2026), free_places=3)
+    made = []
+    for number in range(1, 61):
+        made.append(app_register(app, 2026, number))
+        clock.advance(minutes=1)
+    edition = app.edition(2026)
+    assert edition.registration_ids == [r.id for r in made]
+    assert edition.registration_deadline == date(2026, 3, 15)
+    with pytest.raises(RegistrationConflict):
+        app_register(app, 2026, 1)
+    clock.now = datetime(2026, 3, 15, 23, 0, tzinfo=UTC)
+    with pytest.raises(RegistrationConflict):
+        app_register(app, 2026, 61)
+    closed, decided = app.close_registration(2026)
+    assert [r.id for r in decided] == [r.id for r in made]
+    assert closed.granted == [r.id for r in made[:3]]
+    assert len(app.edition(2026).declined) == 57
