@@ -25,7 +25,7 @@ from registration_builders import make_siret
 
 pytestmark = pytest.mark.integration
 
-BURST = 400
+BURST = 600
 
 
 def start_relay(settings: Settings) -> subprocess.Popen[bytes]:
@@ -82,15 +82,17 @@ async def test_relay_killed_mid_burst_resumes_without_loss_or_duplicate(
     relay = start_relay(settings_for)
     writer = threading.Thread(target=write_burst, args=(application,))
     try:
-        writer.start()
 
-        async def some_published() -> bool:
+        async def published(count: int) -> bool:
             try:
-                return await stream_count(js) >= 60
+                return await stream_count(js) >= count
             except nats.js.errors.NotFoundError:
                 return False
 
-        await wait_until(some_published, 30, "the relay to publish part of the burst")
+        # The burst starts once the relay is up (it has published the edition).
+        await wait_until(lambda: published(1), 30, "the relay to start")
+        writer.start()
+        await wait_until(lambda: published(60), 30, "the relay to publish part of the burst")
         relay.send_signal(signal.SIGKILL)
         relay.wait(10)
         at_kill = await stream_count(js)
