@@ -65,6 +65,19 @@ class Stack:
         self.process.send_signal(signal.SIGINT)
         assert self.process.wait(60) == 0, self.text()
 
+    def ensure_stopped(self) -> None:
+        """Whatever happened in the test, leave no server behind: Ctrl-C first, as a user
+        would, so `baro up` stops its children; kill only if it does not exit."""
+        if self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.wait(60)
+        except subprocess.TimeoutExpired:
+            for child in self.children():
+                child.kill()
+            self.process.kill()
+
 
 @pytest.fixture
 def stack_env(tmp_path: Path) -> dict[str, str]:
@@ -98,8 +111,7 @@ def test_make_up_runs_the_backend_keeps_its_data_and_stops_cleanly(
             assert created.status_code == 201, created.text
         stack.interrupt()
     finally:
-        if stack.process.poll() is None:
-            stack.process.kill()
+        stack.ensure_stopped()
     assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
 
     restarted = Stack(data_dir, stack_env)
@@ -114,8 +126,7 @@ def test_make_up_runs_the_backend_keeps_its_data_and_stops_cleanly(
             assert again.json()["name"] == REGISTRATION["name"]
         restarted.interrupt()
     finally:
-        if restarted.process.poll() is None:
-            restarted.process.kill()
+        restarted.ensure_stopped()
 
 
 def test_make_up_uses_external_servers_when_their_urls_are_set(
@@ -134,5 +145,35 @@ def test_make_up_uses_external_servers_when_their_urls_are_set(
             assert client.post("/editions", json=EDITION).status_code == 201
         stack.interrupt()
     finally:
-        if stack.process.poll() is None:
-            stack.process.kill()
+        stack.ensure_stopped()
+
+
+def test_make_up_recovers_after_being_killed_hard(
+    tmp_path: Path, stack_env: dict[str, str]
+) -> None:
+    data_dir = tmp_path / "data"
+    crashed = Stack(data_dir, stack_env)
+    orphans: list[psutil.Process] = []
+    try:
+        crashed.wait_ready()
+        orphans = crashed.children()
+        crashed.process.kill()  # no chance to stop its servers and services
+        crashed.process.wait(10)
+        assert any(o.is_running() for o in orphans)
+
+        again = Stack(data_dir, stack_env)
+        try:
+            token = again.wait_ready()
+            with httpx.Client(
+                base_url=base_url(stack_env), headers={"Authorization": f"Bearer {token}"}
+            ) as client:
+                assert client.post("/editions", json=EDITION).status_code == 201
+            again.interrupt()
+        finally:
+            again.ensure_stopped()
+        assert not [o for o in orphans if o.is_running() and o.status() != psutil.STATUS_ZOMBIE]
+    finally:
+        crashed.ensure_stopped()
+        for orphan in orphans:
+            if orphan.is_running():
+                orphan.kill()

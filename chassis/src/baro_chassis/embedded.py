@@ -57,16 +57,21 @@ def stop_process(
         process.wait(5)
 
 
-def _stop_leftover(pid_file: Path, marker: str) -> None:
+def _stop_leftover(pid_file: Path, marker: str, sig: int = signal.SIGTERM) -> None:
     """Stop a server that an earlier, killed run of ours left behind on the same data folder."""
     if not pid_file.exists():
         return
     try:
         pid = int(pid_file.read_text().split()[0])
         proc = psutil.Process(pid)
-        if marker in " ".join(proc.cmdline()):
-            proc.terminate()
-            proc.wait(20)
+        if marker not in " ".join(proc.cmdline()):
+            return
+        proc.send_signal(sig)
+        try:
+            proc.wait(30)
+        except psutil.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
     except (ValueError, IndexError, psutil.Error):
         pass
 
@@ -181,7 +186,8 @@ class EmbeddedPostgres:
                 check=True,
                 capture_output=True,
             )
-        _stop_leftover(self.data_dir / "postmaster.pid", str(self.data_dir))
+        # SIGINT: PostgreSQL's fast shutdown, which does not wait for clients to leave.
+        _stop_leftover(self.data_dir / "postmaster.pid", str(self.data_dir), signal.SIGINT)
         settings = ["-c", "unix_socket_directories=", "-c", "max_connections=300"]
         if not self.durable:
             settings += [

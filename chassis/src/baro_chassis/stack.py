@@ -14,6 +14,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+import psutil
+
 from baro_chassis.auth import Role, issue_token
 from baro_chassis.embedded import EmbeddedNats, EmbeddedPostgres, stop_process
 from baro_chassis.postgres import ensure_database
@@ -42,6 +44,22 @@ def service_command(name: str) -> list[str] | None:
     return [str(script), "serve", "--port", str(service_port(name))] if script.exists() else None
 
 
+def stop_leftover_services(pid_file: Path) -> None:
+    """Stop services that an earlier `baro up`, killed without cleaning up, left running."""
+    if not pid_file.exists():
+        return
+    for line in pid_file.read_text().splitlines():
+        name, _, pid = line.partition(" ")
+        try:
+            process = psutil.Process(int(pid))
+            if f"baro-{name}" in " ".join(process.cmdline()):
+                process.terminate()
+                process.wait(20)
+        except (ValueError, psutil.Error):
+            continue
+    pid_file.unlink()
+
+
 def wait_healthy(port: int, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -63,7 +81,9 @@ def up(data_dir: Path) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    pid_file = data_dir / "services.pid"
     try:
+        stop_leftover_services(pid_file)
         nats_url = os.environ.get("NATS_URL")
         if not nats_url:
             nats = EmbeddedNats(data_dir / "nats", _port("BARO_NATS_PORT", NATS_PORT)).start()
@@ -86,6 +106,7 @@ def up(data_dir: Path) -> int:
         env = {**os.environ, "NATS_URL": nats_url, "DATABASE_URL": database_url}
         log_dir = data_dir / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
+
         for name in SERVICE_PORTS:
             command = service_command(name)
             if command is None:
@@ -95,6 +116,8 @@ def up(data_dir: Path) -> int:
             services[name] = subprocess.Popen(
                 command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
+            with pid_file.open("a") as pids:
+                pids.write(f"{name} {services[name].pid}\n")
         for name, process in services.items():
             try:
                 wait_healthy(service_port(name), process)
@@ -120,6 +143,7 @@ def up(data_dir: Path) -> int:
     finally:
         for process in services.values():
             stop_process(process)
+        pid_file.unlink(missing_ok=True)
         for server in reversed(servers):
             server.stop()
         print("Stopped.", flush=True)
