@@ -1,8 +1,13 @@
-"""Request bodies for the registration tests."""
+"""Request bodies and response checks shared by the registration tests."""
 
 from __future__ import annotations
 
 from typing import Any
+
+from fastapi.testclient import TestClient
+from httpx import Response
+
+from baro_chassis.testing import Tokens
 
 EDITION = {
     "year": 2027,
@@ -57,3 +62,28 @@ def registration_body(number: int = 1, **overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
+
+
+def assert_refused(response: Response, status: int, field: str | None = None) -> dict[str, Any]:
+    """The refusal has `status`, the project's JSON error shape and, if given, names `field`."""
+    assert response.status_code == status, response.text
+    body: dict[str, Any] = response.json()
+    assert set(body) == {"error", "message", "errors"}
+    assert isinstance(body["message"], str)
+    assert body["message"]
+    assert isinstance(body["errors"], list)
+    for error in body["errors"]:
+        assert set(error) == {"field", "reason"}
+        assert error["reason"]
+    if field is not None:
+        assert field in [e["field"] for e in body["errors"]], body
+    return body
+
+
+def snapshot(client: TestClient, tokens: Tokens, year: int = 2027) -> tuple[Any, Any]:
+    """What is recorded for an edition: the edition itself and every registration in it."""
+    edition = client.get(f"/editions/{year}", headers=tokens.admin)
+    listing = client.get(f"/editions/{year}/registrations", headers=tokens.admin)
+    assert edition.status_code == 200, edition.text
+    assert listing.status_code == 200, listing.text
+    return edition.json(), listing.json()

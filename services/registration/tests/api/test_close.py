@@ -10,27 +10,13 @@ from fastapi.testclient import TestClient
 from httpx import Response
 
 from baro_chassis.testing import FakeClock, Tokens
-from registration_builders import EDITION, registration_body
+from registration_builders import EDITION, assert_refused, registration_body, snapshot
 
 JAN_2026 = datetime(2026, 2, 1, 9, 0, tzinfo=UTC)
 JAN_2027 = datetime(2027, 2, 1, 9, 0, tzinfo=UTC)
 
 
 # --- helpers ------------------------------------------------------------------------------
-
-
-def assert_refused(response: Response, status: int, field: str | None = None) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body: dict[str, Any] = response.json()
-    assert set(body) == {"error", "message", "errors"}
-    assert isinstance(body["message"], str)
-    assert body["message"]
-    assert isinstance(body["errors"], list)
-    for error in body["errors"]:
-        assert set(error) == {"field", "reason"}
-    if field is not None:
-        assert field in [e["field"] for e in body["errors"]], body
-    return body
 
 
 def open_edition(client: TestClient, tokens: Tokens, year: int, free_places: int) -> None:
@@ -67,14 +53,6 @@ def status_of(client: TestClient, tokens: Tokens, rid: str, year: int = 2027) ->
     response = client.get(f"/editions/{year}/registrations/{rid}", headers=tokens.admin)
     assert response.status_code == 200, response.text
     return dict(response.json())
-
-
-def snapshot(client: TestClient, tokens: Tokens, year: int = 2027) -> tuple[Any, Any]:
-    edition = client.get(f"/editions/{year}", headers=tokens.admin)
-    listing = client.get(f"/editions/{year}/registrations", headers=tokens.admin)
-    assert edition.status_code == 200, edition.text
-    assert listing.status_code == 200, listing.text
-    return edition.json(), listing.json()
 
 
 def switch(client: TestClient, rid: str, headers: dict[str, str], **body: Any) -> Response:

@@ -6,24 +6,9 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from httpx import Response
 
 from baro_chassis.testing import Tokens
-from registration_builders import EDITION
-
-
-def assert_refused(response: Response, status: int, field: str | None = None) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body: dict[str, Any] = response.json()
-    assert set(body) == {"error", "message", "errors"}
-    assert isinstance(body["message"], str)
-    assert body["message"]
-    assert isinstance(body["errors"], list)
-    for error in body["errors"]:
-        assert set(error) == {"field", "reason"}
-    if field is not None:
-        assert field in [e["field"] for e in body["errors"]], body
-    return body
+from registration_builders import EDITION, assert_refused
 
 
 def test_an_admin_opens_an_edition_and_reads_it_back(client: TestClient, tokens: Tokens) -> None:

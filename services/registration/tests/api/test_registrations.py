@@ -13,28 +13,13 @@ from fastapi.testclient import TestClient
 from httpx import Response
 
 from baro_chassis.testing import FakeClock, Tokens
-from registration_builders import make_siret, registration_body
+from registration_builders import assert_refused, make_siret, registration_body, snapshot
 
 DEADLINE_LAST_INSTANT = datetime(2027, 3, 15, 22, 59, 59, tzinfo=UTC)  # 23:59:59 in Paris
 AFTER_DEADLINE = datetime(2027, 3, 15, 23, 0, tzinfo=UTC)  # 16 March, 00:00 in Paris
 
 
 # --- helpers ------------------------------------------------------------------------------
-
-
-def assert_refused(response: Response, status: int, field: str | None = None) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body: dict[str, Any] = response.json()
-    assert set(body) == {"error", "message", "errors"}
-    assert isinstance(body["message"], str)
-    assert body["message"]
-    assert isinstance(body["errors"], list)
-    for error in body["errors"]:
-        assert set(error) == {"field", "reason"}
-        assert error["reason"]
-    if field is not None:
-        assert field in [e["field"] for e in body["errors"]], body
-    return body
 
 
 def register(
@@ -53,15 +38,6 @@ def registered(
     response = register(client, tokens, number, **overrides)
     assert response.status_code == 201, response.text
     return dict(response.json())
-
-
-def snapshot(client: TestClient, tokens: Tokens, year: int = 2027) -> tuple[Any, Any]:
-    """What is recorded for an edition: the edition itself and every registration in it."""
-    edition = client.get(f"/editions/{year}", headers=tokens.admin)
-    listing = client.get(f"/editions/{year}/registrations", headers=tokens.admin)
-    assert edition.status_code == 200, edition.text
-    assert listing.status_code == 200, listing.text
-    return edition.json(), listing.json()
 
 
 def get_registration(client: TestClient, tokens: Tokens, rid: str) -> dict[str, Any]:
