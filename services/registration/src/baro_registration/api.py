@@ -56,7 +56,7 @@ App = Annotated[RegistrationApplication, Depends(application)]
 def install_domain_errors(app: FastAPI) -> None:
     statuses = {InvalidRegistration: 422, RegistrationConflict: 409, NotFound: 404}
     codes = {
-        InvalidRegistration: "invalid",
+        InvalidRegistration: "invalid_request",
         RegistrationConflict: "conflict",
         NotFound: "not_found",
     }
