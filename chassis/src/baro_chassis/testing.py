@@ -52,9 +52,9 @@ def nats_server(servers_dir: Path) -> Iterator[str]:
         yield url
         return
     if docker_engine_answers():
-        from testcontainers.nats import NatsContainer
+        from testcontainers.community.nats import NatsContainer
 
-        with NatsContainer(command="-js") as container:
+        with NatsContainer("nats:2.11-alpine", jetstream=True) as container:
             yield container.nats_uri()
         return
     server = EmbeddedNats(servers_dir / "nats").start()
@@ -71,7 +71,7 @@ def postgres_server(servers_dir: Path) -> Iterator[str]:
         yield url
         return
     if docker_engine_answers():
-        from testcontainers.postgres import PostgresContainer
+        from testcontainers.community.postgres import PostgresContainer
 
         with PostgresContainer("postgres:17-alpine", driver=None) as container:
             yield container.get_connection_url()
