@@ -25,20 +25,13 @@ from baro_chassis.settings import database_url_for
 from baro_contracts.registration_v1 import Participation, StructureKind
 from baro_contracts.streams import REGISTRATION_STREAM
 from baro_registration.application import RegistrationApplication
+from baro_registration.domain import siret_problem
 from baro_registration.translation import Translator
 
 
 def siret(number: int) -> str:
     body = f"{number:013d}"
-    for check in "0123456789":
-        digits = [int(c) for c in body + check]
-        total = sum(
-            d if i % 2 == 0 else (d * 2 - 9 if d > 4 else d * 2)
-            for i, d in enumerate(reversed(digits))
-        )
-        if total % 10 == 0:
-            return body + check
-    raise AssertionError
+    return next(body + d for d in "0123456789" if siret_problem(body + d) is None)
 
 
 async def main(count: int) -> None:

@@ -57,12 +57,10 @@ def stop_process(
         process.wait(5)
 
 
-def _stop_leftover(pid_file: Path, marker: str, sig: int = signal.SIGTERM) -> None:
-    """Stop a server that an earlier, killed run of ours left behind on the same data folder."""
-    if not pid_file.exists():
-        return
+def stop_if_ours(pid: int, marker: str, sig: int = signal.SIGTERM) -> None:
+    """Stop process `pid` if its command line holds `marker`, i.e. it is one we started
+    in an earlier, killed run; kill it if it does not exit within 30 s."""
     try:
-        pid = int(pid_file.read_text().split()[0])
         proc = psutil.Process(pid)
         if marker not in " ".join(proc.cmdline()):
             return
@@ -72,8 +70,19 @@ def _stop_leftover(pid_file: Path, marker: str, sig: int = signal.SIGTERM) -> No
         except psutil.TimeoutExpired:
             proc.kill()
             proc.wait(10)
-    except (ValueError, IndexError, psutil.Error):
+    except psutil.Error:
         pass
+
+
+def _stop_leftover(pid_file: Path, marker: str, sig: int = signal.SIGTERM) -> None:
+    """Stop a server that an earlier, killed run of ours left behind on the same data folder."""
+    if not pid_file.exists():
+        return
+    try:
+        pid = int(pid_file.read_text().split()[0])
+    except (ValueError, IndexError):
+        return
+    stop_if_ours(pid, marker, sig)
 
 
 class EmbeddedNats:

@@ -14,10 +14,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-import psutil
-
 from baro_chassis.auth import Role, issue_token
-from baro_chassis.embedded import EmbeddedNats, EmbeddedPostgres, stop_process
+from baro_chassis.embedded import EmbeddedNats, EmbeddedPostgres, stop_if_ours, stop_process
 from baro_chassis.postgres import ensure_database
 from baro_chassis.settings import (
     DEV_ONLY_JWT_SECRET,
@@ -50,13 +48,8 @@ def stop_leftover_services(pid_file: Path) -> None:
         return
     for line in pid_file.read_text().splitlines():
         name, _, pid = line.partition(" ")
-        try:
-            process = psutil.Process(int(pid))
-            if f"baro-{name}" in " ".join(process.cmdline()):
-                process.terminate()
-                process.wait(20)
-        except (ValueError, psutil.Error):
-            continue
+        if pid.isdigit():
+            stop_if_ours(int(pid), f"baro-{name}")
     pid_file.unlink()
 
 

@@ -7,10 +7,8 @@ Trace context crosses NATS in the W3C `traceparent` header.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 
 from opentelemetry import propagate, trace
-from opentelemetry.context import Context
 from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -46,10 +44,3 @@ def current_carrier() -> dict[str, str]:
     carrier: dict[str, str] = {}
     propagate.inject(carrier)
     return carrier
-
-
-def context_from(headers: Mapping[str, str] | None) -> Context:
-    return propagate.extract(dict(headers or {}))
-
-
-tracer = trace.get_tracer("baro")

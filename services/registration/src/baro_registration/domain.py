@@ -16,7 +16,6 @@ from zoneinfo import ZoneInfo
 from eventsourcing.domain import Aggregate, event
 
 from baro_contracts.registration_v1 import (
-    ANNEX_KINDS,
     LOCAL_AUTHORITY_KINDS,
     Category,
     FreePlaceOutcome,
@@ -96,10 +95,6 @@ def category_of(kind: StructureKind, population: int | None) -> Category:
         StructureKind.TOURIST_OFFICE: Category.DEVELOPMENT_SERVICES,
         StructureKind.DEVELOPMENT_SERVICE: Category.DEVELOPMENT_SERVICES,
     }.get(kind, Category.OTHER_PUBLIC)
-
-
-def is_annex(kind: StructureKind) -> bool:
-    return kind in ANNEX_KINDS
 
 
 class Edition(Aggregate):
