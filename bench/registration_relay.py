@@ -26,7 +26,7 @@ from baro_contracts.registration_v1 import Participation, StructureKind
 from baro_contracts.streams import REGISTRATION_STREAM
 from baro_registration.application import RegistrationApplication
 from baro_registration.domain import siret_problem
-from baro_registration.translation import Translator
+from baro_registration.translation import RegistrationTranslator
 
 
 def siret(number: int) -> str:
@@ -68,7 +68,7 @@ async def main(count: int) -> None:
         relay = Relay(
             service="registration",
             application=app,
-            translate=Translator(app),
+            translate=RegistrationTranslator(app),
             stream=REGISTRATION_STREAM,
             nats_url=server.url,
             database_url=url,

@@ -10,6 +10,7 @@ import yaml
 from baro_contracts import registration_v1 as v1
 from baro_contracts.catalog import ALL_EVENTS, event_class
 from baro_contracts.generate import CONTRACTS_DIR, documents, drifted
+from baro_contracts.streams import STREAMS
 
 
 def test_committed_documents_match_the_code() -> None:
@@ -30,7 +31,8 @@ def test_asyncapi_lists_every_event_on_its_stream() -> None:
     document = yaml.safe_load((CONTRACTS_DIR / "asyncapi.yaml").read_text())
     addresses = {c["address"]: c["x-jetstream-stream"] for c in document["channels"].values()}
     for cls in ALL_EVENTS:
-        assert addresses[f"{cls.service}.v{cls.version}.{{edition}}.{cls.name}"] == "REGISTRATION"
+        address = f"{cls.service}.v{cls.version}.{{edition}}.{cls.name}"
+        assert addresses[address] == STREAMS[cls.service].name
 
 
 def test_subjects_carry_service_version_edition_and_name() -> None:

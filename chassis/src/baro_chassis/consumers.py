@@ -1,12 +1,16 @@
-"""The consumer side: faststream NATS brokers that continue traces from message headers."""
+"""The consumer side: faststream NATS brokers that continue traces from message headers,
+and the dead-letter subject where a consumer puts what it refuses."""
 
 from __future__ import annotations
 
-from faststream.nats import JStream, NatsBroker
+from faststream.nats import JStream, NatsBroker, NatsMessage
 from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 from opentelemetry import trace
 
-from baro_contracts.streams import StreamSpec
+from baro_chassis.nats import connect, ensure_stream
+from baro_contracts.streams import DEAD_LETTER_STREAM, StreamSpec
+
+DEAD_LETTER_REASON = "Baro-Dead-Letter-Reason"
 
 
 def make_broker(nats_url: str) -> NatsBroker:
@@ -21,3 +25,31 @@ def make_broker(nats_url: str) -> NatsBroker:
 def stream_of(spec: StreamSpec) -> JStream:
     """The producer's stream, as a consumer refers to it: never declared by the consumer."""
     return JStream(name=spec.name, subjects=list(spec.subjects), declare=False)
+
+
+async def ensure_streams(nats_url: str, *specs: StreamSpec) -> None:
+    """Create the streams a consumer reads, if their producer has not yet (same contract)."""
+    nc = await connect(nats_url, "stream-setup")
+    try:
+        js = nc.jetstream()
+        for spec in (DEAD_LETTER_STREAM, *specs):
+            await ensure_stream(js, spec)
+    finally:
+        await nc.close()
+
+
+def dead_letter_subject(consumer: str, subject: str) -> str:
+    return f"deadletter.{consumer}.{subject}"
+
+
+async def dead_letter(broker: NatsBroker, msg: NatsMessage, consumer: str, reason: str) -> None:
+    """Keep a refused message, with why, on the dead-letter stream; then stop its redelivery."""
+    raw = msg.raw_message
+    headers = {k: v for k, v in (raw.headers or {}).items() if k != "Nats-Msg-Id"}
+    await broker.publish(
+        raw.data,
+        dead_letter_subject(consumer, raw.subject),
+        headers={**headers, DEAD_LETTER_REASON: reason[:1000]},
+        stream=DEAD_LETTER_STREAM.name,
+    )
+    await msg.ack()

@@ -10,15 +10,17 @@ import json
 import random
 import time
 from collections.abc import Callable
+from datetime import date
 from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import Application
-from eventsourcing.persistence import IntegrityError, Recording
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording, Transcoding
 
 from baro_chassis.telemetry import current_carrier
 
 T = TypeVar("T")
+A = TypeVar("A")
 
 TRACE_LINKS_DDL = """
 CREATE TABLE IF NOT EXISTS event_trace_links (
@@ -26,6 +28,17 @@ CREATE TABLE IF NOT EXISTS event_trace_links (
     carrier jsonb NOT NULL
 )
 """
+
+
+class DateAsISO(Transcoding):
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
 
 
 class TracedApplication(Application[UUID]):
@@ -36,6 +49,18 @@ class TracedApplication(Application[UUID]):
         if self._datastore is not None:
             with self._datastore.get_connection() as conn:
                 conn.execute(TRACE_LINKS_DDL)
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+
+    def find(self, cls: type[A], aggregate_id: UUID) -> A | None:
+        """The aggregate with that id if it exists and is a `cls`, else None."""
+        try:
+            aggregate: Any = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+        return aggregate if isinstance(aggregate, cls) else None
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
         recordings = super().save(*objs, **kwargs)

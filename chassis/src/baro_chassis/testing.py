@@ -108,16 +108,29 @@ def nats_url(nats_server: str) -> str:
     return nats_server
 
 
-@pytest.fixture
-def settings_for(database_url: str, nats_url: str) -> Settings:
-    """Settings of a service under test: its own fresh database, the suite's NATS (no streams)."""
+def settings_of(service: str, database_url: str, nats_url: str) -> Settings:
     return Settings(
-        service="registration",
+        service=service,
         nats_url=nats_url,
         database_url=database_url,
         jwt_secret=TEST_JWT_SECRET,
         environment="test",
     )
+
+
+@pytest.fixture
+def settings_for(database_url: str, nats_url: str) -> Settings:
+    """Settings of the registration service under test: a fresh database, NATS with no streams."""
+    return settings_of("registration", database_url, nats_url)
+
+
+@pytest.fixture
+def second_database_url(postgres_server: str) -> Iterator[str]:
+    """Another fresh database, for a second service in the same test."""
+    url = database_url_for(postgres_server, f"test_{uuid.uuid4().hex[:12]}")
+    ensure_database(url)
+    yield url
+    drop_database(url)
 
 
 class Tokens:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from baro_contracts import registration_v1
+from baro_contracts import audit_v1, registration_v1
 from baro_contracts.base import ContractEvent
 
-ALL_EVENTS: tuple[type[ContractEvent], ...] = (*registration_v1.EVENTS,)
+ALL_EVENTS: tuple[type[ContractEvent], ...] = (*registration_v1.EVENTS, *audit_v1.EVENTS)
 
 
 def event_class(event_type: str) -> type[ContractEvent]:

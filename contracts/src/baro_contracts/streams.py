@@ -20,4 +20,17 @@ REGISTRATION_STREAM = StreamSpec(
     description="Public events of the registration service (all versions); retained for replay.",
 )
 
-STREAMS = {"registration": REGISTRATION_STREAM}
+AUDIT_STREAM = StreamSpec(
+    name="AUDIT",
+    subjects=("audit.>",),
+    description="Public events of the audit-ingest service (all versions); retained for replay.",
+)
+
+STREAMS = {"registration": REGISTRATION_STREAM, "audit": AUDIT_STREAM}
+
+DEAD_LETTER_STREAM = StreamSpec(
+    name="DEAD_LETTER",
+    subjects=("deadletter.>",),
+    description="Messages a consumer refused, on `deadletter.<consumer>.<original subject>`, "
+    "with the reason in the Baro-Dead-Letter-Reason header.",
+)

@@ -9,9 +9,6 @@ from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import JSONTranscoder, Transcoding
-
 from baro_chassis.eventstore import TracedApplication, retry_on_conflict
 from baro_contracts.registration_v1 import Participation
 from baro_registration.domain import (
@@ -24,17 +21,6 @@ from baro_registration.domain import (
 )
 
 Clock = Callable[[], datetime]
-
-
-class DateAsISO(Transcoding):
-    type = date
-    name = "date_iso"
-
-    def encode(self, obj: date) -> str:
-        return obj.isoformat()
-
-    def decode(self, data: str) -> date:
-        return date.fromisoformat(data)
 
 
 def utc_now() -> datetime:
@@ -56,10 +42,6 @@ class RegistrationApplication(TracedApplication):
         writes from other processes are reconciled by `retry_on_conflict`."""
         return self._edition_locks[year]
 
-    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
-        super().register_transcodings(transcoder)
-        transcoder.register(DateAsISO())
-
     # --- editions -----------------------------------------------------------------------
 
     def open_edition(
@@ -71,7 +53,7 @@ class RegistrationApplication(TracedApplication):
         audit_window_end: date,
         free_places: int,
     ) -> Edition:
-        if self._find(Edition, Edition.create_id(year)) is not None:
+        if self.find(Edition, Edition.create_id(year)) is not None:
             raise RegistrationConflict(f"edition {year} already exists", "year")
         edition = Edition.open(
             year=year,
@@ -84,7 +66,7 @@ class RegistrationApplication(TracedApplication):
         return edition
 
     def edition(self, year: int) -> Edition:
-        edition: Edition | None = self._find(Edition, Edition.create_id(year))
+        edition: Edition | None = self.find(Edition, Edition.create_id(year))
         if edition is None:
             raise NotFound(f"edition {year} does not exist: create it first (POST /editions)")
         return edition
@@ -97,7 +79,7 @@ class RegistrationApplication(TracedApplication):
             edition = self.edition(year)
             registration = Registration.register(year=year, registered_at=now, **fields)
             edition.admit(registration.id, now)
-            structure = self._find(Structure, Structure.create_id(registration.siret))
+            structure = self.find(Structure, Structure.create_id(registration.siret))
             if structure is None:
                 structure = Structure(siret=registration.siret)
             structure.enrol(year, registration.id)
@@ -108,7 +90,7 @@ class RegistrationApplication(TracedApplication):
             return retry_on_conflict(attempt)
 
     def registration(self, year: int, registration_id: UUID) -> Registration:
-        registration: Registration | None = self._find(Registration, registration_id)
+        registration: Registration | None = self.find(Registration, registration_id)
         if registration is None or registration.year != year:
             self.edition(year)  # an unknown edition is reported as such
             raise NotFound(f"registration {registration_id} does not exist in edition {year}")
@@ -116,7 +98,7 @@ class RegistrationApplication(TracedApplication):
 
     def registrations(self, year: int) -> list[Registration]:
         edition = self.edition(year)
-        found = (self._find(Registration, rid) for rid in edition.registration_ids)
+        found = (self.find(Registration, rid) for rid in edition.registration_ids)
         return [r for r in found if r is not None]
 
     def add_site(self, year: int, registration_id: UUID, site: dict[str, Any]) -> dict[str, Any]:
@@ -180,18 +162,11 @@ class RegistrationApplication(TracedApplication):
 
     def _took_part_before(self, registration: Registration) -> bool:
         """Whether this SIRET was in the panel of an earlier edition (from our own history)."""
-        structure = self._find(Structure, Structure.create_id(registration.siret))
+        structure = self.find(Structure, Structure.create_id(registration.siret))
         if structure is None:
             return False
         for earlier_id in structure.earlier_registrations(registration.year):
-            earlier = self._find(Registration, earlier_id)
+            earlier = self.find(Registration, earlier_id)
             if earlier is not None and earlier.in_panel:
                 return True
         return False
-
-    def _find(self, cls: type[Any], aggregate_id: UUID) -> Any:
-        try:
-            aggregate: Any = self.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            return None
-        return aggregate if isinstance(aggregate, cls) else None

@@ -22,7 +22,7 @@ from baro_chassis.settings import SERVICE_PORTS, Settings
 from baro_contracts.streams import REGISTRATION_STREAM
 from baro_registration.api import install_domain_errors, router
 from baro_registration.application import Clock, RegistrationApplication, utc_now
-from baro_registration.translation import Translator
+from baro_registration.translation import RegistrationTranslator
 
 SERVICE = "registration"
 
@@ -36,7 +36,7 @@ def build_relay(settings: Settings, application: RegistrationApplication) -> Rel
     return Relay(
         service=SERVICE,
         application=application,
-        translate=Translator(application),
+        translate=RegistrationTranslator(application),
         stream=REGISTRATION_STREAM,
         nats_url=settings.nats_url,
         database_url=settings.database_url,

@@ -4,25 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from baro_chassis.translation import Translator
 from baro_contracts import registration_v1 as v1
 from baro_contracts.base import ContractEvent
-from baro_registration.application import RegistrationApplication
 
 
-class Translator:
-    """Needs the application to read an aggregate as it stood at the event's version."""
-
-    def __init__(self, application: RegistrationApplication) -> None:
-        self.application = application
-
-    def _state_at(self, event: Any) -> Any:
-        return self.application.repository.get(
-            event.originator_id, version=event.originator_version
-        )
-
-    def __call__(self, event: Any, event_id: str) -> ContractEvent | None:
-        common: dict[str, Any] = {"event_id": event_id, "occurred_at": event.timestamp}
-        match type(event).__qualname__:
+class RegistrationTranslator(Translator):
+    def translate(
+        self, event_type: str, event: Any, common: dict[str, Any]
+    ) -> ContractEvent | None:
+        match event_type:
             case "Edition.Opened":
                 return v1.EditionOpened(
                     **common,
@@ -33,7 +24,7 @@ class Translator:
                     free_places=event.free_places,
                 )
             case "Edition.Closed":
-                edition = self._state_at(event)
+                edition = self.state_at(event)
                 return v1.RegistrationClosed(
                     **common,
                     edition=edition.year,
@@ -64,7 +55,7 @@ class Translator:
                     registered_at=event.registered_at,
                 )
             case "Registration.SiteAdded":
-                registration = self._state_at(event)
+                registration = self.state_at(event)
                 return v1.SiteAdded(
                     **common,
                     edition=registration.year,
@@ -72,7 +63,7 @@ class Translator:
                     site=v1.Site.model_validate(event.site),
                 )
             case "Registration.FreePlaceDecided":
-                registration = self._state_at(event)
+                registration = self.state_at(event)
                 return v1.FreePlaceDecided(
                     **common,
                     edition=registration.year,
@@ -83,7 +74,7 @@ class Translator:
                     status=v1.RegistrationStatus(registration.status),
                 )
             case "Registration.SwitchedToPaid":
-                registration = self._state_at(event)
+                registration = self.state_at(event)
                 return v1.SwitchedToPaid(
                     **common,
                     edition=registration.year,
@@ -93,7 +84,7 @@ class Translator:
                     status=v1.RegistrationStatus(registration.status),
                 )
             case "Registration.OrderFormSigned":
-                registration = self._state_at(event)
+                registration = self.state_at(event)
                 return v1.OrderFormSigned(
                     **common,
                     edition=registration.year,

@@ -1,0 +1,145 @@
+"""Thin HTTP routes over the audit-ingest application."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from baro_audit_ingest.application import AuditApplication
+from baro_audit_ingest.domain import AuditError, Conflict
+from baro_audit_ingest.schemas import (
+    CorrectionIn,
+    EditionOut,
+    PlanOut,
+    PlanSettingsIn,
+    ProbeIn,
+    ProbeOut,
+    ReferentialIn,
+    ReferentialOut,
+)
+from baro_chassis.auth import Principal, Role, require
+
+router = APIRouter()
+
+Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
+Auditor = Annotated[Principal, Depends(require(Role.AUDITOR))]
+Corrector = Annotated[Principal, Depends(require(Role.AUDITOR, Role.ADMIN))]
+Staff = Annotated[Principal, Depends(require(Role.ADMIN, Role.AUDITOR, Role.REPLAY_AUDITOR))]
+AnyRole = Annotated[Principal, Depends(require(*Role, structure=True))]
+
+
+def application(request: Request) -> AuditApplication:
+    app: AuditApplication = request.app.state.application
+    return app
+
+
+App = Annotated[AuditApplication, Depends(application)]
+
+
+def install_domain_errors(app: FastAPI) -> None:
+    @app.exception_handler(AuditError)
+    async def refused(_: Request, exc: AuditError) -> JSONResponse:
+        errors = [{"field": field, "reason": reason} for field, reason in exc.problems]
+        return JSONResponse(
+            {"error": exc.code, "message": exc.message, "errors": errors}, status_code=exc.status
+        )
+
+
+@router.get("/editions/{year}", response_model=EditionOut, tags=["editions"])
+async def get_edition(year: int, _: Staff, app: App) -> EditionOut:
+    return EditionOut.of(await run_in_threadpool(app.edition, year))
+
+
+@router.put("/editions/{year}/plan-settings", response_model=EditionOut, tags=["plans"])
+async def change_plan_settings(year: int, body: PlanSettingsIn, _: Admin, app: App) -> EditionOut:
+    mix = {channel.value: count for channel, count in body.channel_mix.items()}
+    edition = await run_in_threadpool(app.change_plan_settings, year, mix, body.seed, body.auditors)
+    return EditionOut.of(edition)
+
+
+@router.put("/editions/{year}/referential", response_model=ReferentialOut, tags=["referentials"])
+async def publish_referential(year: int, body: ReferentialIn, _: Admin, app: App) -> ReferentialOut:
+    edition = await run_in_threadpool(app.publish_referential, year, body.document())
+    return ReferentialOut.of(edition, edition.referential_version)
+
+
+@router.get("/editions/{year}/referential", response_model=ReferentialOut, tags=["referentials"])
+async def get_referential(
+    year: int,
+    _: AnyRole,
+    app: App,
+    version: Annotated[int | None, Query(ge=1, description="Default: the latest.")] = None,
+) -> ReferentialOut:
+    edition, found = await run_in_threadpool(app.referential, year, version)
+    return ReferentialOut.of(edition, found)
+
+
+@router.get("/editions/{year}/plans/{registration_id}", response_model=PlanOut, tags=["plans"])
+async def get_plan(
+    year: int,
+    registration_id: UUID,
+    _: Annotated[Principal, Depends(require(Role.ADMIN, Role.AUDITOR))],
+    app: App,
+) -> PlanOut:
+    structure = await run_in_threadpool(app.structure, year, registration_id)
+    if structure.plan is None:
+        reason = "it is not in the panel" if not structure.in_panel else "registration is open"
+        raise Conflict(
+            f"registration {registration_id} has no audit plan yet ({reason}); plans are "
+            "issued for the panel when the edition's registration closes"
+        )
+    return PlanOut.of(structure)
+
+
+@router.post("/editions/{year}/probes", status_code=201, response_model=ProbeOut, tags=["probes"])
+async def record_probe(
+    year: int, body: ProbeIn, principal: Auditor, app: App, response: Response
+) -> ProbeOut:
+    probe, created = await run_in_threadpool(
+        app.record_probe, year, body.submission(), principal.subject
+    )
+    if not created:
+        response.status_code = 200
+    response.headers["Location"] = f"/editions/{year}/probes/{probe.probe_id}"
+    return ProbeOut.of(probe)
+
+
+@router.get("/editions/{year}/probes/{probe_id}", response_model=ProbeOut, tags=["probes"])
+async def get_probe(year: int, probe_id: UUID, _: Staff, app: App) -> ProbeOut:
+    return ProbeOut.of(await run_in_threadpool(app.probe, year, probe_id))
+
+
+@router.post(
+    "/editions/{year}/probes/{probe_id}/corrections",
+    status_code=201,
+    response_model=ProbeOut,
+    tags=["probes"],
+)
+async def correct_probe(
+    year: int, probe_id: UUID, body: CorrectionIn, principal: Corrector, app: App
+) -> ProbeOut:
+    probe = await run_in_threadpool(
+        lambda: app.correct_probe(
+            year,
+            probe_id,
+            answers=body.answers,
+            measures=body.measures,
+            reason=body.reason,
+            corrected_by=principal.subject,
+        )
+    )
+    return ProbeOut.of(probe)
+
+
+@router.get(
+    "/editions/{year}/registrations/{registration_id}/probes",
+    response_model=list[ProbeOut],
+    tags=["probes"],
+)
+async def list_probes(year: int, registration_id: UUID, _: Staff, app: App) -> list[ProbeOut]:
+    probes = await run_in_threadpool(app.probes_of, year, registration_id)
+    return [ProbeOut.of(p) for p in probes]
