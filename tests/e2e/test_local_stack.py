@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sysconfig
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -86,12 +87,52 @@ def stack_env(tmp_path: Path) -> dict[str, str]:
         BARO_NATS_PORT=str(free_port()),
         BARO_POSTGRES_PORT=str(free_port()),
         BARO_PORT_OFFSET=str(free_port() - 8001),
+        BARO_DEMO="0",
     )
     return env
 
 
 def base_url(env: dict[str, str]) -> str:
     return f"http://127.0.0.1:{8001 + int(env['BARO_PORT_OFFSET'])}"
+
+
+def audit_url(env: dict[str, str]) -> str:
+    return f"http://127.0.0.1:{8002 + int(env['BARO_PORT_OFFSET'])}"
+
+
+def test_make_up_loads_a_demo_edition_into_an_empty_database_once(
+    tmp_path: Path, stack_env: dict[str, str]
+) -> None:
+    env = {**stack_env, "BARO_DEMO": "1", "BARO_DEMO_STRUCTURES": "12"}
+    year = datetime.now(UTC).year + 1
+    data_dir = tmp_path / "data"
+    stack = Stack(data_dir, env)
+    try:
+        token = stack.wait_ready(timeout=300)
+        assert f"demo: edition {year} loaded" in stack.text(), stack.text()
+        headers = {"Authorization": f"Bearer {token}"}
+        edition = httpx.get(f"{audit_url(env)}/editions/{year}", headers=headers)
+        assert edition.status_code == 200, edition.text
+        assert edition.json()["structures"] == 12
+        assert edition.json()["referential_frozen_at"] is not None  # probes were recorded
+        registrations = httpx.get(
+            f"{base_url(env)}/editions/{year}/registrations", headers=headers
+        ).json()
+        plan = httpx.get(
+            f"{audit_url(env)}/editions/{year}/plans/{registrations[0]['registration_id']}",
+            headers=headers,
+        ).json()
+        assert plan["probes_recorded"] == plan["probes_planned"] >= 13
+        stack.interrupt()
+    finally:
+        stack.ensure_stopped()
+    again = Stack(data_dir, env)
+    try:
+        again.wait_ready(timeout=300)
+        assert f"demo: edition {year} already exists" in again.text()
+        again.interrupt()
+    finally:
+        again.ensure_stopped()
 
 
 def test_make_up_runs_the_backend_keeps_its_data_and_stops_cleanly(
@@ -102,6 +143,7 @@ def test_make_up_runs_the_backend_keeps_its_data_and_stops_cleanly(
     try:
         token = stack.wait_ready()
         assert f"registration   {base_url(stack_env)}/docs" in stack.text()
+        assert f"audit-ingest   {audit_url(stack_env)}/docs" in stack.text()
         children = stack.children()
         headers = {"Authorization": f"Bearer {token}"}
         with httpx.Client(base_url=base_url(stack_env), headers=headers) as client:

@@ -62,11 +62,26 @@ class TracedApplication(Application[UUID]):
             return None
         return aggregate if isinstance(aggregate, cls) else None
 
-    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+    def save(
+        self,
+        *objs: Any,
+        carriers: dict[UUID, dict[str, str]] | None = None,
+        **kwargs: Any,
+    ) -> list[Recording[UUID]]:
+        """Save, and link the new events to the current trace context; or, with `carriers`
+        (aggregate id → trace context), each aggregate's events to its own request's trace."""
         recordings = super().save(*objs, **kwargs)
-        carrier = current_carrier()
-        if carrier and recordings and self._datastore is not None:
-            rows = [(r.notification.id, json.dumps(carrier)) for r in recordings]
+        if self._datastore is None or not recordings:
+            return recordings
+        if carriers is None:
+            current = current_carrier()
+            carriers = {r.domain_event.originator_id: current for r in recordings}
+        rows = [
+            (r.notification.id, json.dumps(carriers[r.domain_event.originator_id]))
+            for r in recordings
+            if carriers.get(r.domain_event.originator_id)
+        ]
+        if rows:
             with self._datastore.get_connection() as conn, conn.cursor() as cur:
                 cur.executemany(
                     "INSERT INTO event_trace_links (notification_id, carrier) VALUES (%s, %s) "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
@@ -19,6 +20,10 @@ Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 def create_service_app(
     settings: Settings, *, title: str, description: str, lifespan: Lifespan | None = None
 ) -> FastAPI:
+    # Warnings and errors of our own code (relay, consumers) go to the service's log.
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     setup_telemetry(settings.service)
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     app.state.settings = settings

@@ -12,6 +12,7 @@ import sysconfig
 import threading
 import time
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 
 from baro_chassis.auth import Role, issue_token
@@ -40,6 +41,36 @@ def service_port(name: str) -> int:
 def service_command(name: str) -> list[str] | None:
     script = Path(sysconfig.get_path("scripts")) / f"baro-{name}"
     return [str(script), "serve", "--port", str(service_port(name))] if script.exists() else None
+
+
+def load_demo(env: dict[str, str]) -> None:
+    """Load the demo edition (next year's) with audit-ingest's campaign generator when that
+    edition does not exist yet. BARO_DEMO=0 skips it; BARO_DEMO_STRUCTURES sets its size."""
+    script = Path(sysconfig.get_path("scripts")) / "baro-audit-ingest"
+    if env.get("BARO_DEMO", "1") == "0" or not script.exists():
+        return
+    year = datetime.now(UTC).year + 1
+    structures = env.get("BARO_DEMO_STRUCTURES", "60")
+    print(f"Demo edition {year} ({structures} structures; BARO_DEMO=0 skips it)...", flush=True)
+    command = [
+        str(script),
+        "demo",
+        "--edition",
+        str(year),
+        "--structures",
+        structures,
+        "--registration-url",
+        f"http://127.0.0.1:{service_port('registration')}",
+        "--audit-url",
+        f"http://127.0.0.1:{service_port('audit-ingest')}",
+    ]
+    result = subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=900, check=False
+    )
+    for line in result.stdout.splitlines():
+        print(f"  {line}")
+    if result.returncode != 0:
+        print(f"  the demo did not load fully:\n{result.stderr[-2000:]}", file=sys.stderr)
 
 
 def stop_leftover_services(pid_file: Path) -> None:
@@ -117,6 +148,8 @@ def up(data_dir: Path) -> int:
             except (RuntimeError, TimeoutError) as exc:
                 print(f"{name} failed to start ({exc}); see {log_dir / name}.log", file=sys.stderr)
                 return 1
+        if {"registration", "audit-ingest"} <= services.keys():
+            load_demo(env)
         elapsed = time.monotonic() - started_at
         print(f"\nReady in {elapsed:.1f}s. Services (logs in {log_dir}):")
         for name in services:

@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import nats
 import pytest
+from nats.aio.msg import Msg
 
 from baro_chassis.auth import Role, issue_token
 from baro_chassis.embedded import EmbeddedNats, EmbeddedPostgres
@@ -131,6 +133,22 @@ def second_database_url(postgres_server: str) -> Iterator[str]:
     ensure_database(url)
     yield url
     drop_database(url)
+
+
+async def read_stream(url: str, stream: str, expected: int, wait_seconds: float = 15) -> list[Msg]:
+    """Every message on `stream` from the start, once at least `expected` are there."""
+    nc = await nats.connect(url)
+    try:
+        js = nc.jetstream()
+        deadline = time.monotonic() + wait_seconds
+        while (count := (await js.stream_info(stream)).state.messages) < expected:
+            assert time.monotonic() < deadline, f"{stream} holds {count} of {expected} messages"
+            await asyncio.sleep(0.05)
+        subjects = (await js.stream_info(stream)).config.subjects or [">"]
+        sub = await js.subscribe(subjects[0], ordered_consumer=True)
+        return [await sub.next_msg(timeout=5) for _ in range(count)]
+    finally:
+        await nc.close()
 
 
 class Tokens:

@@ -8,7 +8,12 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, time
 from typing import Any
 
+from fastapi.testclient import TestClient
+from httpx import Response
+
 from baro_audit_ingest.referential import default_referential
+from baro_chassis.auth import Role, issue_token
+from baro_chassis.testing import TEST_JWT_SECRET
 from baro_contracts import registration_v1 as reg
 from baro_contracts.audit_v1 import Channel, ChoiceAnswer, Item, MeasureAnswer
 
@@ -175,3 +180,50 @@ def assert_refused(response: Any, status: int, *fragments: str) -> dict[str, Any
     for fragment in fragments:
         assert fragment in text, f"{fragment!r} not in {text!r}"
     return dict(body)
+
+
+def switched_to_paid(
+    registration_id: uuid.UUID, *, physical_visit: bool = False, year: int = YEAR
+) -> reg.SwitchedToPaid:
+    return reg.SwitchedToPaid(
+        **_common(year),
+        registration_id=registration_id,
+        participation=reg.Participation.PAID,
+        options=reg.Options(physical_visit=physical_visit),
+        status=reg.RegistrationStatus.IN_PANEL,
+    )
+
+
+def referential_body(name: str = "baro-2027") -> dict[str, Any]:
+    """The default referential as a PUT body (a fresh copy each time, safe to change)."""
+    body = default_referential().to_json()
+    body["name"] = name
+    return body
+
+
+def headers_as(subject: str, role: Role) -> dict[str, str]:
+    """Authorization for one named person (tokens.auditor's subject is just 'auditor')."""
+    token = issue_token(TEST_JWT_SECRET, roles=(role,), subject=subject)
+    return {"Authorization": f"Bearer {token}"}
+
+
+def get_plan(
+    client: TestClient, headers: dict[str, str], registration_id: object, year: int = YEAR
+) -> Response:
+    return client.get(f"/editions/{year}/plans/{registration_id}", headers=headers)
+
+
+def get_probe(
+    client: TestClient, headers: dict[str, str], probe_id: object, year: int = YEAR
+) -> Response:
+    return client.get(f"/editions/{year}/probes/{probe_id}", headers=headers)
+
+
+def post_probe(
+    client: TestClient, headers: dict[str, str], body: dict[str, Any], year: int = YEAR
+) -> Response:
+    return client.post(f"/editions/{year}/probes", json=body, headers=headers)
+
+
+def site_added(registration_id: uuid.UUID, added: reg.Site, year: int = YEAR) -> reg.SiteAdded:
+    return reg.SiteAdded(**_common(year), registration_id=registration_id, site=added)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 from uuid import UUID
 
@@ -21,7 +22,9 @@ from baro_audit_ingest.schemas import (
     ReferentialIn,
     ReferentialOut,
 )
+from baro_audit_ingest.writer import ProbeWriter
 from baro_chassis.auth import Principal, Role, require
+from baro_chassis.telemetry import current_carrier
 
 router = APIRouter()
 
@@ -38,6 +41,14 @@ def application(request: Request) -> AuditApplication:
 
 
 App = Annotated[AuditApplication, Depends(application)]
+
+
+def probe_writer(request: Request) -> ProbeWriter:
+    writer: ProbeWriter = request.app.state.writer
+    return writer
+
+
+Writer = Annotated[ProbeWriter, Depends(probe_writer)]
 
 
 def install_domain_errors(app: FastAPI) -> None:
@@ -97,11 +108,16 @@ async def get_plan(
 
 @router.post("/editions/{year}/probes", status_code=201, response_model=ProbeOut, tags=["probes"])
 async def record_probe(
-    year: int, body: ProbeIn, principal: Auditor, app: App, response: Response
+    year: int, body: ProbeIn, principal: Auditor, app: App, writer: Writer, response: Response
 ) -> ProbeOut:
-    probe, created = await run_in_threadpool(
-        app.record_probe, year, body.submission(), principal.subject
-    )
+    submission = body.submission()
+    existing, structure = await run_in_threadpool(app.probe_context, year, submission)
+    if existing is not None:
+        probe, created = existing, False
+    else:
+        carrier = current_carrier()
+        future = writer.submit(year, submission, principal.subject, carrier, structure)
+        probe, created = await asyncio.wrap_future(future)
     if not created:
         response.status_code = 200
     response.headers["Location"] = f"/editions/{year}/probes/{probe.probe_id}"

@@ -231,33 +231,20 @@ class AuditApplication(TracedApplication):
     def record_probe(
         self, year: int, submission: ProbeSubmission, recorded_by: str
     ) -> tuple[Probe, bool]:
-        """Record a probe; returns it and whether it is new (False: the same probe again)."""
+        """Record a probe; returns it and whether it is new (False: the same probe again).
+
+        The one-at-a-time path; `ProbeWriter` records concurrent probes in shared commits.
+        """
 
         def attempt() -> tuple[Probe, bool]:
-            existing = self.find(Probe, Probe.create_id(submission.probe_id))
+            existing = self.existing_probe(year, submission)
             if existing is not None:
-                return self._resubmitted(existing, year, submission), False
+                return existing, False
             frozen = self._frozen.get(year)
             edition = frozen.edition if frozen else self._edition(year)
             document = frozen.referential if frozen else self._document(edition, None)
             structure = self._structure(year, submission.registration_id)
-            slot = self._check_submission(edition, structure, document, submission)
-            probe = Probe(
-                probe_id=submission.probe_id,
-                year=year,
-                registration_id=submission.registration_id,
-                site_id=submission.site_id,
-                channel=submission.channel.value,
-                slot=slot,
-                auditor_id=submission.auditor_id,
-                performed_at=submission.performed_at.astimezone(UTC),
-                referential_version=edition.referential_version,
-                answers=submission.answers,
-                measures=submission.measures.model_dump(mode="json", exclude_none=True),
-                recorded_at=self.clock(),
-                recorded_by=recorded_by,
-            )
-            structure.assign(slot, submission.probe_id)
+            probe = self._new_probe(edition, document, structure, submission, recorded_by)
             if frozen is None:
                 edition.freeze(probe.recorded_at)
                 self.save(edition, structure, probe)
@@ -268,7 +255,68 @@ class AuditApplication(TracedApplication):
 
         return retry_on_conflict(attempt)
 
-    def _resubmitted(self, existing: Probe, year: int, submission: ProbeSubmission) -> Probe:
+    def existing_probe(self, year: int, submission: ProbeSubmission) -> Probe | None:
+        """The probe already recorded under this probe_id if it is this same submission;
+        None if there is none; a conflict if another content holds that probe_id."""
+        existing = self.find(Probe, Probe.create_id(submission.probe_id))
+        return None if existing is None else self.resubmission_of(existing, year, submission)
+
+    def probe_context(
+        self, year: int, submission: ProbeSubmission
+    ) -> tuple[Probe | None, PanelStructure | None]:
+        """What recording a probe reads first: the same probe if already recorded, else its
+        structure (refused here when unknown, so the writer's queue holds only likely probes)."""
+        existing = self.existing_probe(year, submission)
+        if existing is not None:
+            return existing, None
+        return None, self._structure(year, submission.registration_id)
+
+    def is_frozen(self, year: int) -> bool:
+        """Whether this process knows the edition's referential is frozen (after a probe)."""
+        return year in self._frozen
+
+    def stage_probe(
+        self,
+        year: int,
+        submission: ProbeSubmission,
+        recorded_by: str,
+        structure: PanelStructure,
+    ) -> Probe:
+        """A new probe for an edition whose referential is frozen, assigned to its slot in
+        `structure`; nothing is saved: the caller saves the probe and the structure."""
+        frozen = self._frozen[year]
+        return self._new_probe(
+            frozen.edition, frozen.referential, structure, submission, recorded_by
+        )
+
+    def _new_probe(
+        self,
+        edition: AuditEdition,
+        document: ReferentialDocument,
+        structure: PanelStructure,
+        submission: ProbeSubmission,
+        recorded_by: str,
+    ) -> Probe:
+        slot = self._check_submission(edition, structure, document, submission)
+        probe = Probe(
+            probe_id=submission.probe_id,
+            year=edition.year,
+            registration_id=submission.registration_id,
+            site_id=submission.site_id,
+            channel=submission.channel.value,
+            slot=slot,
+            auditor_id=submission.auditor_id,
+            performed_at=submission.performed_at.astimezone(UTC),
+            referential_version=edition.referential_version,
+            answers=submission.answers,
+            measures=submission.measures.model_dump(mode="json", exclude_none=True),
+            recorded_at=self.clock(),
+            recorded_by=recorded_by,
+        )
+        structure.assign(slot, submission.probe_id)
+        return probe
+
+    def resubmission_of(self, existing: Probe, year: int, submission: ProbeSubmission) -> Probe:
         if existing.year == year and existing.same_submission(submission.comparable()):
             return existing
         raise Conflict(

@@ -1,6 +1,7 @@
 """Registration's contract events in → the audit-ingest application.
 
-One durable pull consumer, `audit-ingest`, reads `registration.v1.>` in stream order. Every
+One durable pull consumer, `audit-ingest`, reads `registration.v1.>` in stream order, one
+message in flight at a time. Every
 `on_*` command is idempotent, so a redelivered message, or the same event published twice
 under another message id, changes nothing. A message that cannot be understood goes to the
 dead-letter subject with its reason; one that arrives before what it depends on is retried.
@@ -57,9 +58,8 @@ def build_consumer(application: AuditApplication, nats_url: str) -> NatsBroker:
         stream=stream_of(REGISTRATION_STREAM),
         durable=DURABLE,
         pull_sub=PullSub(batch_size=50, timeout=1.0),
-        config=ConsumerConfig(
-            deliver_policy=DeliverPolicy.ALL, ack_wait=30, max_deliver=MAX_DELIVERIES + 1
-        ),
+        # One message in flight: a retried message is applied before any later one.
+        config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL, ack_wait=30, max_ack_pending=1),
         ack_policy=AckPolicy.MANUAL,
     )
     async def on_registration_event(body: dict[str, Any], msg: NatsMessage) -> None:
@@ -71,14 +71,14 @@ def build_consumer(application: AuditApplication, nats_url: str) -> NatsBroker:
         try:
             await asyncio.to_thread(apply_registration_event, application, event)
         except NotFound as exc:
-            # Arrived before what it depends on (another replica is still applying it).
+            # What it depends on is missing: retried a while, then set aside with the reason.
             deliveries = msg.raw_message.metadata.num_delivered
             if deliveries >= MAX_DELIVERIES:
                 await dead_letter(broker, msg, DURABLE, f"gave up: {exc.message}")
                 return
             await msg.nack(delay=RETRY_DELAY_SECONDS)
             return
-        except Exception:
+        except Exception:  # the store is unavailable, say: retried until it is back
             log.exception("audit-ingest could not apply %s; retrying", event.event_id)
             await msg.nack(delay=RETRY_DELAY_SECONDS)
             return

@@ -20,6 +20,7 @@ from baro_audit_ingest.api import install_domain_errors, router
 from baro_audit_ingest.application import AuditApplication, Clock, utc_now
 from baro_audit_ingest.consumers import start_consumer
 from baro_audit_ingest.translation import AuditTranslator
+from baro_audit_ingest.writer import ProbeWriter
 from baro_chassis.http import create_service_app
 from baro_chassis.postgres import ensure_database, eventsourcing_env
 from baro_chassis.relay import Relay
@@ -58,6 +59,8 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         application = await asyncio.to_thread(build_application, settings, clock)
         app.state.application = application
+        app.state.writer = writer = ProbeWriter(application)
+        writer.start()
         stop = asyncio.Event()
         relay_task = (
             asyncio.create_task(build_relay(settings, application).run(stop)) if run_relay else None
@@ -71,6 +74,7 @@ def create_app(
                 await consumer.stop()
             if relay_task is not None:
                 await relay_task
+            await asyncio.to_thread(writer.stop)
             application.close()
 
     app = create_service_app(

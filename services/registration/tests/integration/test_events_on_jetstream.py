@@ -5,36 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
-from typing import Any
 
-import nats
 import pytest
 from fastapi.testclient import TestClient
 
 from baro_chassis.settings import Settings
-from baro_chassis.testing import FakeClock, Tokens
+from baro_chassis.testing import FakeClock, Tokens, read_stream
 from baro_contracts.catalog import event_class
 from baro_registration.main import create_app
 from registration_builders import EDITION, registration_body
 
 pytestmark = pytest.mark.integration
-
-
-async def read_stream(url: str, expected: int, timeout: float = 15) -> list[Any]:
-    """Every message on REGISTRATION from the start, once `expected` are there."""
-    nc = await nats.connect(url)
-    try:
-        js = nc.jetstream()
-        deadline = time.monotonic() + timeout
-        while (await js.stream_info("REGISTRATION")).state.messages < expected:
-            assert time.monotonic() < deadline, "the relay did not publish everything in time"
-            await asyncio.sleep(0.05)
-        sub = await js.subscribe("registration.>", ordered_consumer=True)
-        messages = [await sub.next_msg(timeout=5) for _ in range(expected)]
-        return messages
-    finally:
-        await nc.close()
 
 
 def test_every_state_change_reaches_jetstream_as_a_contract_event(
@@ -97,7 +78,7 @@ def test_every_state_change_reaches_jetstream_as_a_contract_event(
             == 200
         )
 
-        messages = asyncio.run(read_stream(settings_for.nats_url, expected=10))
+        messages = asyncio.run(read_stream(settings_for.nats_url, "REGISTRATION", expected=10))
 
     types = [m.headers["Baro-Event-Type"] for m in messages]
     assert types == [

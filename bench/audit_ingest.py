@@ -1,0 +1,206 @@
+"""Probe ingestion over HTTP with the whole stack running.
+
+Starts embedded NATS and PostgreSQL (durable, in a temp dir; or NATS_URL / DATABASE_URL),
+then the registration and audit-ingest services as their own processes, registers a
+generated panel and closes it; then posts N probes over keep-alive HTTP connections with
+CONCURRENCY in flight and prints:
+  - probes/s accepted over HTTP (201s over the load's wall time);
+  - the time until every probe is on JetStream (AUDIT stream, via the relay);
+  - in the same run, a plain `eventsourcing` save loop of the same probe events (one per
+    save, no HTTP, no checks) as the reference, and the ratio.
+
+    uv run python bench/audit_ingest.py [N] [CONCURRENCY]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import os
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+import uuid
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import nats
+
+from baro_audit_ingest.application import AuditApplication
+from baro_audit_ingest.campaign import generate
+from baro_audit_ingest.domain import Probe
+from baro_chassis.auth import Role, issue_token
+from baro_chassis.embedded import EmbeddedNats, EmbeddedPostgres, free_port, stop_process
+from baro_chassis.postgres import ensure_database, eventsourcing_env
+from baro_chassis.settings import DEV_ONLY_JWT_SECRET, database_url_for, service_database_name
+from baro_chassis.stack import wait_healthy
+
+YEAR = 2027
+
+
+def start_service(name: str, port: int, env: dict[str, str], logs: Path) -> subprocess.Popen[bytes]:
+    script = Path(sysconfig.get_path("scripts")) / f"baro-{name}"
+    log = open(logs / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
+    process = subprocess.Popen(
+        [str(script), "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    wait_healthy(port, process)
+    return process
+
+
+async def post_all(port: int, lines: list[dict[str, Any]], concurrency: int) -> tuple[int, float]:
+    """POST each probe on `concurrency` keep-alive connections; (accepted, seconds).
+
+    A minimal HTTP/1.1 client, so that the load generator costs little of the two cores.
+    """
+    token = issue_token(DEV_ONLY_JWT_SECRET, roles=(Role.AUDITOR,))
+    requests = []
+    for probe in lines:
+        body = json.dumps({k: v for k, v in probe.items() if k != "edition"}).encode()
+        head = (
+            f"POST /editions/{probe['edition']}/probes HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        requests.append(head + body)
+    queue = iter(requests)
+    accepted = 0
+    statuses: dict[int, int] = {}
+
+    async def connection() -> None:
+        nonlocal accepted
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        for request in queue:
+            writer.write(request)
+            status_line = await reader.readline()
+            status = int(status_line.split()[1])
+            length = 0
+            while (header := await reader.readline()) not in (b"\r\n", b""):
+                if header.lower().startswith(b"content-length:"):
+                    length = int(header.split(b":")[1])
+            await reader.readexactly(length)
+            statuses[status] = statuses.get(status, 0) + 1
+            accepted += status == 201
+        writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(connection() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    if set(statuses) != {201}:
+        print(f"  statuses: {statuses}")
+    return accepted, elapsed
+
+
+async def audit_messages(nats_url: str) -> int:
+    nc = await nats.connect(nats_url)
+    try:
+        return int((await nc.jetstream().stream_info("AUDIT")).state.messages)
+    finally:
+        await nc.close()
+
+
+def plain_save_loop(database_url: str, lines: list[dict[str, Any]]) -> float:
+    """The same probe events saved one per save with bare eventsourcing: events/s."""
+    ensure_database(database_url)
+    app = AuditApplication(env=eventsourcing_env(database_url))
+    now = datetime.now().astimezone()
+    probes = [
+        Probe(
+            probe_id=uuid.UUID(p["probe_id"]),
+            year=p["edition"],
+            registration_id=uuid.UUID(p["registration_id"]),
+            site_id=uuid.UUID(p["site_id"]),
+            channel=p["channel"],
+            slot=1,
+            auditor_id=p["auditor_id"],
+            performed_at=datetime.fromisoformat(p["performed_at"]),
+            referential_version=1,
+            answers=p["answers"],
+            measures=p["measures"],
+            recorded_at=now,
+            recorded_by="bench",
+        )
+        for p in lines
+    ]
+    started = time.perf_counter()
+    for probe in probes:
+        super(AuditApplication, app).save(probe)
+    elapsed = time.perf_counter() - started
+    app.close()
+    return len(probes) / elapsed
+
+
+async def main(count: int, concurrency: int) -> None:
+    root = Path(tempfile.mkdtemp(prefix="baro-bench-audit-"))
+    servers: list[Any] = []
+    services: list[subprocess.Popen[bytes]] = []
+    try:
+        nats_url = os.environ.get("NATS_URL")
+        if not nats_url:
+            servers.append(EmbeddedNats(root / "nats").start())
+            nats_url = servers[-1].url
+        pg_url = os.environ.get("DATABASE_URL")
+        if not pg_url:
+            servers.append(EmbeddedPostgres(root / "pg").start())
+            pg_url = servers[-1].url
+        suffix = uuid.uuid4().hex[:6]
+        env = {**os.environ, "NATS_URL": nats_url, "DATABASE_URL": pg_url}
+        ports = {}
+        for name in ("registration", "audit-ingest"):
+            db = database_url_for(pg_url, f"{service_database_name(name)}_{suffix}")
+            ensure_database(db)
+            env[f"{name.upper().replace('-', '_')}_DATABASE_URL"] = db
+        for name in ("registration", "audit-ingest"):
+            ports[name] = free_port()
+            services.append(start_service(name, ports[name], env, root))
+        structures = math.ceil(count / 13.3)
+        campaign = root / "campaign.jsonl"
+        os.environ["BARO_JWT_SECRET"] = DEV_ONLY_JWT_SECRET
+        generate(
+            year=YEAR,
+            count=structures,
+            seed=11,
+            out=campaign,
+            registration_url=f"http://127.0.0.1:{ports['registration']}",
+            audit_url=f"http://127.0.0.1:{ports['audit-ingest']}",
+        )
+        lines = [json.loads(line) for line in campaign.read_text().splitlines()][:count]
+        before = await audit_messages(nats_url)
+
+        accepted, seconds = await post_all(ports["audit-ingest"], lines, concurrency)
+        load_done = time.perf_counter()
+        expected = before + accepted + 1  # + the referential frozen by the first probe
+        while await audit_messages(nats_url) < expected:
+            await asyncio.sleep(0.02)
+        on_stream = time.perf_counter() - load_done + seconds
+
+        reference = plain_save_loop(database_url_for(pg_url, f"bench_plain_{suffix}"), lines)
+        rate = accepted / seconds
+        print(
+            f"audit-ingest over HTTP, {len(lines)} probes, concurrency {concurrency}, "
+            f"{structures} structures, whole stack on this machine"
+        )
+        print(f"  accepted:          {accepted} probes in {seconds:.2f}s = {rate:,.0f} probes/s")
+        print(
+            f"  all on JetStream:  {on_stream:.2f}s after the first POST "
+            f"({accepted / on_stream:,.0f} probes/s end to end)"
+        )
+        print(
+            f"  reference:         plain eventsourcing save loop of the same events "
+            f"{reference:,.0f} events/s"
+        )
+        print(f"  ratio:             {rate / reference:.2f} (HTTP accepted / plain save loop)")
+    finally:
+        for process in services:
+            stop_process(process)
+        for server in reversed(servers):
+            server.stop()
+
+
+if __name__ == "__main__":
+    arguments = [int(a) for a in sys.argv[1:]]
+    asyncio.run(main(*(arguments + [5000, 32][len(arguments) :])))

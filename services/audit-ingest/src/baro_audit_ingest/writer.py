@@ -1,0 +1,174 @@
+"""Group commit of probes: the probes that arrive while one commit runs share the next one.
+
+Every commit to the event store is serialised by PostgreSQL (the notification log takes a
+table lock), so one probe per transaction caps ingestion at the commit rate. One writer
+thread instead takes every probe waiting in its queue, checks each against its structure's
+plan in memory, and saves them all in one transaction. A probe that is refused is refused
+alone; if the shared save conflicts (another process wrote the same structure), each probe of
+the batch is recorded again on its own, with the usual retries.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections import OrderedDict
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError
+
+from baro_audit_ingest.application import AuditApplication, ProbeSubmission
+from baro_audit_ingest.domain import AuditError, PanelStructure, Probe
+
+log = logging.getLogger(__name__)
+
+Outcome = tuple[Probe, bool]
+
+
+@dataclass
+class PendingProbe:
+    year: int
+    submission: ProbeSubmission
+    recorded_by: str
+    carrier: dict[str, str]
+    structure: PanelStructure | None
+    future: Future[Outcome] = field(default_factory=Future)
+
+
+class ProbeWriter:
+    def __init__(
+        self, application: AuditApplication, max_batch: int = 256, cached_structures: int = 5000
+    ) -> None:
+        self.application = application
+        self.max_batch = max_batch
+        self.cached_structures = cached_structures
+        self._queue: queue.SimpleQueue[PendingProbe | None] = queue.SimpleQueue()
+        self._structures: OrderedDict[UUID, PanelStructure] = OrderedDict()
+        self._thread = threading.Thread(target=self._run, name="probe-writer", daemon=True)
+        self.batches = 0
+        self.fallbacks = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+
+    def submit(
+        self,
+        year: int,
+        submission: ProbeSubmission,
+        recorded_by: str,
+        carrier: dict[str, str],
+        structure: PanelStructure | None = None,
+    ) -> Future[Outcome]:
+        """Queue a probe; `structure`, loaded by the caller's thread, saves the writer a read
+        (the writer's own copy wins when it has one: it holds its latest saves)."""
+        pending = PendingProbe(year, submission, recorded_by, carrier, structure)
+        self._queue.put(pending)
+        return pending.future
+
+    def _run(self) -> None:
+        while (first := self._queue.get()) is not None:
+            batch = [first]
+            stopping = False
+            while len(batch) < self.max_batch:
+                try:
+                    pending = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if pending is None:
+                    stopping = True
+                    break
+                batch.append(pending)
+            self._write(batch)
+            if stopping:
+                return
+
+    def _write(self, batch: list[PendingProbe]) -> None:
+        try:
+            # An edition's first probe freezes its referential: it is recorded on its own.
+            for pending in batch:
+                if not self.application.is_frozen(pending.year):
+                    self._write_alone(pending)
+            self._write_together([p for p in batch if not p.future.done()])
+        except IntegrityError:
+            self.fallbacks += 1
+            for pending in batch:
+                self._structures.pop(pending.submission.registration_id, None)
+            for pending in batch:
+                if not pending.future.done():
+                    self._write_alone(pending)
+        except Exception as exc:  # the store is down, say: every caller hears why
+            log.exception("probe writer: a batch of %d failed", len(batch))
+            for pending in batch:
+                if not pending.future.done():
+                    pending.future.set_exception(exc)
+
+    def _write_alone(self, pending: PendingProbe) -> None:
+        self._structures.pop(pending.submission.registration_id, None)
+        try:
+            outcome = self.application.record_probe(
+                pending.year, pending.submission, pending.recorded_by
+            )
+        except Exception as exc:
+            pending.future.set_exception(exc)
+        else:
+            pending.future.set_result(outcome)
+
+    def _write_together(self, batch: list[PendingProbe]) -> None:
+        if not batch:
+            return
+        staged: dict[UUID, Probe] = {}
+        touched: dict[UUID, PanelStructure] = {}
+        outcomes: list[tuple[PendingProbe, Outcome]] = []
+        for pending in batch:
+            submission = pending.submission
+            try:
+                earlier = staged.get(submission.probe_id)
+                if earlier is not None:  # the same probe_id twice in one batch
+                    again = self.application.resubmission_of(earlier, pending.year, submission)
+                    outcomes.append((pending, (again, False)))
+                    continue
+                structure = self._structure(pending)
+                probe = self.application.stage_probe(
+                    pending.year, submission, pending.recorded_by, structure
+                )
+            except AuditError as refusal:
+                # A refused probe changed nothing; its structure may hold earlier ones.
+                if submission.registration_id not in touched:
+                    self._structures.pop(submission.registration_id, None)
+                pending.future.set_exception(refusal)
+                continue
+            staged[submission.probe_id] = probe
+            touched[submission.registration_id] = structure
+            outcomes.append((pending, (probe, True)))
+        if staged:
+            carriers = {
+                probe.id: pending.carrier
+                for pending, (probe, created) in outcomes
+                if created and pending.carrier
+            }
+            self.application.save(*touched.values(), *staged.values(), carriers=carriers)
+            self.batches += 1
+        for registration_id, structure in touched.items():
+            self._remember(registration_id, structure)
+        for pending, outcome in outcomes:
+            pending.future.set_result(outcome)
+
+    def _structure(self, pending: PendingProbe) -> PanelStructure:
+        year, registration_id = pending.year, pending.submission.registration_id
+        structure = self._structures.get(registration_id) or pending.structure
+        if structure is None or structure.year != year:
+            structure = self.application.structure(year, registration_id)
+        return structure
+
+    def _remember(self, registration_id: UUID, structure: PanelStructure) -> None:
+        self._structures[registration_id] = structure
+        self._structures.move_to_end(registration_id)
+        while len(self._structures) > self.cached_structures:
+            self._structures.popitem(last=False)
