@@ -353,10 +353,10 @@ class AuditApplication(TracedApplication):
         problems += document.answer_problems(submission.channel, submission.answers)
         problems += measure_problems(submission.channel, submission.measures)
         problems += consistency_problems(document, submission.answers, submission.measures)
-        slot = structure.open_slot(submission.channel)
+        structure.planned_slots(submission.channel)  # not audited there: refused before the rest
         if problems:
             raise InvalidInput.of(problems)
-        return slot
+        return structure.open_slot(submission.channel)
 
     def correct_probe(
         self,

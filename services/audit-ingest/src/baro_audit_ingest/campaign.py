@@ -192,7 +192,11 @@ def read_lines(path: Path) -> list[tuple[int, str]]:
 
 
 async def import_probes(
-    lines: list[tuple[int, str]], audit_url: str, concurrency: int = 16, progress: bool = True
+    lines: list[tuple[int, str]],
+    audit_url: str,
+    concurrency: int = 16,
+    progress: bool = True,
+    transport: httpx.AsyncBaseTransport | None = None,
 ) -> ImportReport:
     report = ImportReport()
     started = time.monotonic()
@@ -202,7 +206,11 @@ async def import_probes(
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     with tqdm(total=len(lines), unit="probe", disable=not progress, file=sys.stderr) as bar:
         async with httpx.AsyncClient(
-            base_url=audit_url, headers=_headers(Role.AUDITOR), timeout=60, limits=limits
+            base_url=audit_url,
+            headers=_headers(Role.AUDITOR),
+            timeout=60,
+            limits=limits,
+            transport=transport,
         ) as client:
 
             async def worker() -> None:

@@ -268,8 +268,8 @@ class PanelStructure(Aggregate):
     def site(self, site_id: UUID) -> dict[str, Any] | None:
         return next((s for s in self.sites if s["site_id"] == site_id), None)
 
-    def open_slot(self, channel: Channel) -> int:
-        """The first slot of `channel` no probe has fulfilled yet; refuses what the plan lacks."""
+    def planned_slots(self, channel: Channel) -> list[int]:
+        """The plan's slots on `channel`; refuses a structure not audited on it."""
         if not self.in_panel:
             raise Conflict(
                 f"registration {self.registration_id} is not in the panel of edition {self.year} "
@@ -290,6 +290,11 @@ class PanelStructure(Aggregate):
             raise InvalidInput(
                 f"this structure is not audited on the {channel.value} channel: {why}", "channel"
             )
+        return slots
+
+    def open_slot(self, channel: Channel) -> int:
+        """The first slot of `channel` no probe has fulfilled yet; refuses one too many."""
+        slots = self.planned_slots(channel)
         free = [slot for slot in slots if slot not in self.probes]
         if not free:
             raise Conflict(

@@ -134,7 +134,7 @@ class ProbeWriter:
                     again = self.application.resubmission_of(earlier, pending.year, submission)
                     outcomes.append((pending, (again, False)))
                     continue
-                structure = self._structure(pending)
+                structure = touched.get(submission.registration_id) or self._structure(pending)
                 probe = self.application.stage_probe(
                     pending.year, submission, pending.recorded_by, structure
                 )

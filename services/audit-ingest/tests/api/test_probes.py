@@ -72,3 +72,36 @@ def test_the_same_probe_id_with_another_payload_is_a_conflict(
     assert_refused(post(client, tokens, changed), 409, "already recorded", "correction")
     stored = client.get(f"/editions/2027/probes/{body['probe_id']}", headers=tokens.auditor)
     assert stored.json() == original
+
+
+def test_probes_of_one_structure_committed_together_take_distinct_slots(
+    client: TestClient, tokens: Tokens, panel: list[reg.StructureRegistered]
+) -> None:
+    from baro_audit_ingest.schemas import ProbeIn
+    from baro_audit_ingest.writer import ProbeWriter
+
+    application = client.app.state.application  # type: ignore[attr-defined]
+    assert post(client, tokens, probe_body(panel[0], Channel.EMAIL)).status_code == 201  # freezes
+    writer = ProbeWriter(application)
+    futures = [  # queued before the writer starts: one batch, one commit
+        writer.submit(
+            2027, ProbeIn.model_validate(probe_body(panel[0], Channel.PHONE)).submission(), "t", {}
+        )
+        for _ in range(6)
+    ]
+    writer.start()
+    outcomes = []
+    for future in futures:
+        try:
+            outcomes.append(future.result(timeout=30)[0].slot)
+        except Exception as refusal:
+            outcomes.append(type(refusal).__name__)
+    writer.stop()
+    slots = [o for o in outcomes if isinstance(o, int)]
+    assert len(set(slots)) == len(slots) == 4
+    assert outcomes.count("Conflict") == 2
+    assert writer.batches == 1
+    plan = plan_of(client, tokens, panel[0])
+    assert sorted(
+        p["slot"] for p in plan["probes"] if p["probe_id"] and p["channel"] == "phone"
+    ) == sorted(slots)
