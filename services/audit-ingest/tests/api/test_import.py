@@ -12,11 +12,11 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from audit_builders import probe_body
 from baro_audit_ingest.campaign import ImportReport, import_probes, read_lines
 from baro_chassis.testing import TEST_JWT_SECRET, Tokens
 from baro_contracts import registration_v1 as reg
 from baro_contracts.audit_v1 import Channel
-from audit_builders import probe_body
 
 
 def run_import(client: TestClient, path: Path) -> ImportReport:
@@ -79,7 +79,8 @@ def test_import_reports_each_rejected_line_and_records_the_rest_once(
     reasons = dict(report.rejected)
     assert "not a probe" in reasons[7]
     assert "edition" in reasons[8]
-    assert "422" in reasons[9] and "XXX-ACC-99" in reasons[9]
+    assert "422" in reasons[9]
+    assert "XXX-ACC-99" in reasons[9]
 
     # A 14th probe beyond the plan, then the whole file again: nothing new is recorded.
     path.write_text(path.read_text() + json.dumps(extra_phone) + "\n")

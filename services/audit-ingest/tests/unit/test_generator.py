@@ -56,7 +56,8 @@ def test_structures_cover_every_category_with_valid_sirets_and_repeat_for_a_seed
     assert all(siret_problem(b["siret"]) is None for b in bodies)
     assert len({b["siret"] for b in bodies}) == 40
     populations = [b["population"] for b in bodies if b["kind"] == "commune"]
-    assert min(populations) < 20_000 and max(populations) >= 50_000
+    assert min(populations) < 20_000
+    assert max(populations) >= 50_000
 
 
 def test_probes_follow_the_plan_are_valid_and_repeat_for_a_seed() -> None:
