@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -68,7 +69,24 @@ def _unauthorized(message: str) -> ApiError:
     return ApiError(401, "unauthorized", message, headers={"WWW-Authenticate": "Bearer"})
 
 
+_VERIFIED_CACHE_SIZE = 10_000
+_verified: dict[tuple[str, str], tuple[Principal, float]] = {}
+
+
 def decode_token(secret: str, token: str) -> Principal:
+    """The token's principal; a token verified before is not verified again until it expires
+    (front-ends and capture apps send the same token with every request)."""
+    known = _verified.get((secret, token))
+    if known is not None and known[1] > time.time():
+        return known[0]
+    principal, expires = _verify(secret, token)
+    if len(_verified) >= _VERIFIED_CACHE_SIZE:
+        _verified.clear()
+    _verified[(secret, token)] = (principal, expires)
+    return principal
+
+
+def _verify(secret: str, token: str) -> tuple[Principal, float]:
     try:
         claims = jwt.decode(
             token,
@@ -88,7 +106,7 @@ def decode_token(secret: str, token: str) -> Principal:
         registration_id = UUID(scope) if scope else None
     except ValueError as exc:
         raise _unauthorized(f"the bearer token carries an unknown role or scope ({exc})") from exc
-    return Principal(str(claims["sub"]), roles, registration_id)
+    return Principal(str(claims["sub"]), roles, registration_id), float(claims["exp"])
 
 
 _bearer = HTTPBearer(auto_error=False)

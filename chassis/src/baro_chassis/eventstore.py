@@ -82,11 +82,12 @@ class TracedApplication(Application[UUID]):
             if carriers.get(r.domain_event.originator_id)
         ]
         if rows:
+            ids, texts = zip(*rows, strict=True)
             with self._datastore.get_connection() as conn, conn.cursor() as cur:
-                cur.executemany(
-                    "INSERT INTO event_trace_links (notification_id, carrier) VALUES (%s, %s) "
-                    "ON CONFLICT DO NOTHING",
-                    rows,
+                cur.execute(
+                    "INSERT INTO event_trace_links (notification_id, carrier) "
+                    "SELECT * FROM unnest(%s::bigint[], %s::jsonb[]) ON CONFLICT DO NOTHING",
+                    (list(ids), list(texts)),
                 )
         return recordings
 

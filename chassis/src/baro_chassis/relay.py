@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,14 +24,12 @@ from nats.js import JetStreamContext
 
 from baro_chassis.eventstore import TracedApplication
 from baro_chassis.nats import connect, ensure_stream
+from baro_chassis.translation import Translator
 from baro_contracts.base import ContractEvent
 from baro_contracts.streams import StreamSpec
 
 log = logging.getLogger(__name__)
 
-Translate = Callable[[Any, str], ContractEvent | None]
-"""(domain event, event id) → the contract event to publish, or None if it is internal.
-Called in a worker thread, so it may read the event store."""
 
 POSITIONS_DDL = """
 CREATE TABLE IF NOT EXISTS relay_positions (
@@ -55,7 +52,7 @@ class Relay:
         *,
         service: str,
         application: TracedApplication,
-        translate: Translate,
+        translate: Translator,
         stream: StreamSpec,
         nats_url: str,
         database_url: str,
@@ -121,6 +118,8 @@ class Relay:
         return [(n.id, self._translate(n)) for n in notifications]
 
     def _translate(self, notification: Notification) -> ContractEvent | None:
+        if not self.translate.publishes(notification.topic):
+            return None
         domain_event = self.application.mapper.to_domain_event(notification)
         return self.translate(domain_event, f"{self.service}:{notification.id}")
 

@@ -11,6 +11,13 @@ from baro_contracts.base import ContractEvent
 class Translator:
     """Called by the relay in a worker thread, so it may read the event store."""
 
+    public: frozenset[str] = frozenset()
+    """The `Aggregate.Event` names that have a contract event; the relay skips the others
+    without decoding them."""
+
+    def publishes(self, topic: str) -> bool:
+        return topic.rpartition(":")[2] in self.public
+
     def __init__(self, application: TracedApplication) -> None:
         self.application = application
 

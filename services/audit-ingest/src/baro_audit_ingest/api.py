@@ -106,22 +106,25 @@ async def get_plan(
     return PlanOut.of(structure)
 
 
-@router.post("/editions/{year}/probes", status_code=201, response_model=ProbeOut, tags=["probes"])
-async def record_probe(
-    year: int, body: ProbeIn, principal: Auditor, app: App, writer: Writer, response: Response
-) -> ProbeOut:
-    submission = body.submission()
-    existing, structure = await run_in_threadpool(app.probe_context, year, submission)
-    if existing is not None:
-        probe, created = existing, False
-    else:
-        carrier = current_carrier()
-        future = writer.submit(year, submission, principal.subject, carrier, structure)
-        probe, created = await asyncio.wrap_future(future)
-    if not created:
-        response.status_code = 200
-    response.headers["Location"] = f"/editions/{year}/probes/{probe.probe_id}"
-    return ProbeOut.of(probe)
+@router.post(
+    "/editions/{year}/probes",
+    status_code=201,
+    response_model=ProbeOut,
+    responses={200: {"model": ProbeOut, "description": "Already recorded, same content"}},
+    tags=["probes"],
+)
+async def record_probe(year: int, body: ProbeIn, principal: Auditor, writer: Writer) -> Response:
+    """201 with the recorded probe; 200 with the original when this probe was already
+    recorded with the same content (a retry), 409 when with another."""
+    future = writer.submit(year, body.submission(), principal.subject, current_carrier())
+    probe, created = await asyncio.wrap_future(future)
+    # Serialised once here: the hot path skips FastAPI's second validation of the model.
+    return Response(
+        ProbeOut.of(probe).model_dump_json(),
+        status_code=201 if created else 200,
+        media_type="application/json",
+        headers={"Location": f"/editions/{year}/probes/{probe.probe_id}"},
+    )
 
 
 @router.get("/editions/{year}/probes/{probe_id}", response_model=ProbeOut, tags=["probes"])

@@ -235,11 +235,18 @@ class AuditApplication(TracedApplication):
 
         The one-at-a-time path; `ProbeWriter` records concurrent probes in shared commits.
         """
+        probe, created, _ = self.record_probe_alone(year, submission, recorded_by)
+        return probe, created
 
-        def attempt() -> tuple[Probe, bool]:
+    def record_probe_alone(
+        self, year: int, submission: ProbeSubmission, recorded_by: str
+    ) -> tuple[Probe, bool, PanelStructure | None]:
+        """`record_probe`, also returning the structure as saved (None if nothing was)."""
+
+        def attempt() -> tuple[Probe, bool, PanelStructure | None]:
             existing = self.existing_probe(year, submission)
             if existing is not None:
-                return existing, False
+                return existing, False, None
             frozen = self._frozen.get(year)
             edition = frozen.edition if frozen else self._edition(year)
             document = frozen.referential if frozen else self._document(edition, None)
@@ -251,7 +258,7 @@ class AuditApplication(TracedApplication):
                 self._frozen[year] = FrozenEdition(edition, document)
             else:
                 self.save(structure, probe)
-            return probe, True
+            return probe, True, structure
 
         return retry_on_conflict(attempt)
 
@@ -260,16 +267,6 @@ class AuditApplication(TracedApplication):
         None if there is none; a conflict if another content holds that probe_id."""
         existing = self.find(Probe, Probe.create_id(submission.probe_id))
         return None if existing is None else self.resubmission_of(existing, year, submission)
-
-    def probe_context(
-        self, year: int, submission: ProbeSubmission
-    ) -> tuple[Probe | None, PanelStructure | None]:
-        """What recording a probe reads first: the same probe if already recorded, else its
-        structure (refused here when unknown, so the writer's queue holds only likely probes)."""
-        existing = self.existing_probe(year, submission)
-        if existing is not None:
-            return existing, None
-        return None, self._structure(year, submission.registration_id)
 
     def is_frozen(self, year: int) -> bool:
         """Whether this process knows the edition's referential is frozen (after a probe)."""

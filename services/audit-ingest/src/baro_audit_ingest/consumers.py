@@ -57,7 +57,7 @@ def build_consumer(application: AuditApplication, nats_url: str) -> NatsBroker:
         "registration.v1.>",
         stream=stream_of(REGISTRATION_STREAM),
         durable=DURABLE,
-        pull_sub=PullSub(batch_size=50, timeout=1.0),
+        pull_sub=PullSub(batch_size=1, timeout=1.0),
         # One message in flight: a retried message is applied before any later one.
         config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL, ack_wait=30, max_ack_pending=1),
         ack_policy=AckPolicy.MANUAL,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import signal
 import sys
 from collections.abc import AsyncIterator
@@ -89,6 +90,12 @@ def create_app(
     return app
 
 
+def app_from_env() -> FastAPI:
+    """The app each `serve` worker process builds (uvicorn imports it by name)."""
+    relay = os.environ.get("AUDIT_INGEST_RELAY", "1") != "0"
+    return create_app(Settings.from_env(SERVICE), run_relay=relay)
+
+
 async def run_relay_only(settings: Settings) -> None:
     application = await asyncio.to_thread(build_application, settings)
     stop = asyncio.Event()
@@ -117,8 +124,11 @@ def cli() -> None:
         asyncio.run(run_relay_only(Settings.from_env(SERVICE)))
         return
     if args.command == "serve":
+        if args.no_relay:
+            os.environ["AUDIT_INGEST_RELAY"] = "0"
         uvicorn.run(
-            create_app(Settings.from_env(SERVICE), run_relay=not args.no_relay),
+            "baro_audit_ingest.main:app_from_env",
+            factory=True,
             host=args.host,
             port=args.port,
             log_level="warning",

@@ -10,6 +10,16 @@ from baro_contracts.base import ContractEvent
 
 
 class AuditTranslator(Translator):
+    public = frozenset(
+        {
+            "AuditEdition.ReferentialPublished",
+            "AuditEdition.ReferentialFrozen",
+            "PanelStructure.PlanIssued",
+            "Probe.Recorded",
+            "Probe.Corrected",
+        }
+    )
+
     def translate(
         self, event_type: str, event: Any, common: dict[str, Any]
     ) -> ContractEvent | None:

@@ -3,9 +3,12 @@
 Every commit to the event store is serialised by PostgreSQL (the notification log takes a
 table lock), so one probe per transaction caps ingestion at the commit rate. One writer
 thread instead takes every probe waiting in its queue, checks each against its structure's
-plan in memory, and saves them all in one transaction. A probe that is refused is refused
-alone; if the shared save conflicts (another process wrote the same structure), each probe of
-the batch is recorded again on its own, with the usual retries.
+plan (kept in memory after the writer's own saves), and saves them all in one transaction.
+
+The common case reads nothing: a new probe_id is not looked up first. A probe_id already
+stored makes the shared save fail on its unique key, and so does a structure another process
+wrote meanwhile; then each probe of the batch is recorded on its own, with every read and the
+usual retries. A refused probe is refused alone, after checking it is not a resubmission.
 """
 
 from __future__ import annotations
@@ -34,7 +37,6 @@ class PendingProbe:
     submission: ProbeSubmission
     recorded_by: str
     carrier: dict[str, str]
-    structure: PanelStructure | None
     future: Future[Outcome] = field(default_factory=Future)
 
 
@@ -48,8 +50,8 @@ class ProbeWriter:
         self._queue: queue.SimpleQueue[PendingProbe | None] = queue.SimpleQueue()
         self._structures: OrderedDict[UUID, PanelStructure] = OrderedDict()
         self._thread = threading.Thread(target=self._run, name="probe-writer", daemon=True)
-        self.batches = 0
-        self.fallbacks = 0
+        self.batches = 0  # shared commits made
+        self.fallbacks = 0  # shared commits that conflicted and were tried again
 
     def start(self) -> None:
         self._thread.start()
@@ -59,16 +61,9 @@ class ProbeWriter:
         self._thread.join()
 
     def submit(
-        self,
-        year: int,
-        submission: ProbeSubmission,
-        recorded_by: str,
-        carrier: dict[str, str],
-        structure: PanelStructure | None = None,
+        self, year: int, submission: ProbeSubmission, recorded_by: str, carrier: dict[str, str]
     ) -> Future[Outcome]:
-        """Queue a probe; `structure`, loaded by the caller's thread, saves the writer a read
-        (the writer's own copy wins when it has one: it holds its latest saves)."""
-        pending = PendingProbe(year, submission, recorded_by, carrier, structure)
+        pending = PendingProbe(year, submission, recorded_by, carrier)
         self._queue.put(pending)
         return pending.future
 
@@ -95,11 +90,16 @@ class ProbeWriter:
             for pending in batch:
                 if not self.application.is_frozen(pending.year):
                     self._write_alone(pending)
-            self._write_together([p for p in batch if not p.future.done()])
+            try:
+                self._write_together([p for p in batch if not p.future.done()])
+            except IntegrityError:
+                # Most often another process wrote one of the structures: read them afresh.
+                self.fallbacks += 1
+                self._forget(batch)
+                self._write_together([p for p in batch if not p.future.done()])
         except IntegrityError:
-            self.fallbacks += 1
-            for pending in batch:
-                self._structures.pop(pending.submission.registration_id, None)
+            # Still conflicting: a probe_id already stored, say. Each probe on its own.
+            self._forget(batch)
             for pending in batch:
                 if not pending.future.done():
                     self._write_alone(pending)
@@ -109,16 +109,23 @@ class ProbeWriter:
                 if not pending.future.done():
                     pending.future.set_exception(exc)
 
+    def _forget(self, batch: list[PendingProbe]) -> None:
+        for pending in batch:
+            self._structures.pop(pending.submission.registration_id, None)
+
     def _write_alone(self, pending: PendingProbe) -> None:
-        self._structures.pop(pending.submission.registration_id, None)
+        registration_id = pending.submission.registration_id
+        self._structures.pop(registration_id, None)
         try:
-            outcome = self.application.record_probe(
+            probe, created, structure = self.application.record_probe_alone(
                 pending.year, pending.submission, pending.recorded_by
             )
         except Exception as exc:
             pending.future.set_exception(exc)
-        else:
-            pending.future.set_result(outcome)
+            return
+        if structure is not None:
+            self._remember(registration_id, structure)
+        pending.future.set_result((probe, created))
 
     def _write_together(self, batch: list[PendingProbe]) -> None:
         if not batch:
@@ -142,7 +149,7 @@ class ProbeWriter:
                 # A refused probe changed nothing; its structure may hold earlier ones.
                 if submission.registration_id not in touched:
                     self._structures.pop(submission.registration_id, None)
-                pending.future.set_exception(refusal)
+                self._refuse(pending, refusal)
                 continue
             staged[submission.probe_id] = probe
             touched[submission.registration_id] = structure
@@ -160,9 +167,23 @@ class ProbeWriter:
         for pending, outcome in outcomes:
             pending.future.set_result(outcome)
 
+    def _refuse(self, pending: PendingProbe, refusal: AuditError) -> None:
+        """A probe already recorded under this probe_id is answered as such (the same: the
+        original; another content: a conflict) rather than by what its plan says now."""
+        try:
+            existing = self.application.existing_probe(pending.year, pending.submission)
+        except AuditError as conflict:
+            pending.future.set_exception(conflict)
+            return
+        if existing is not None:
+            pending.future.set_result((existing, False))
+        else:
+            pending.future.set_exception(refusal)
+
     def _structure(self, pending: PendingProbe) -> PanelStructure:
+        """The writer's own copy (it holds the writer's latest saves), else the stored one."""
         year, registration_id = pending.year, pending.submission.registration_id
-        structure = self._structures.get(registration_id) or pending.structure
+        structure = self._structures.get(registration_id)
         if structure is None or structure.year != year:
             structure = self.application.structure(year, registration_id)
         return structure

@@ -10,6 +10,18 @@ from baro_contracts.base import ContractEvent
 
 
 class RegistrationTranslator(Translator):
+    public = frozenset(
+        {
+            "Edition.Opened",
+            "Edition.Closed",
+            "Registration.Registered",
+            "Registration.SiteAdded",
+            "Registration.FreePlaceDecided",
+            "Registration.SwitchedToPaid",
+            "Registration.OrderFormSigned",
+        }
+    )
+
     def translate(
         self, event_type: str, event: Any, common: dict[str, Any]
     ) -> ContractEvent | None:
