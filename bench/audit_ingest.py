@@ -19,6 +19,7 @@ import json
 import math
 import os
 import random
+import signal
 import subprocess
 import sys
 import sysconfig
@@ -206,5 +207,7 @@ async def main(count: int, concurrency: int) -> None:
 
 
 if __name__ == "__main__":
+    # A SIGTERM (a timeout, say) still runs the `finally` that stops the servers.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     arguments = [int(a) for a in sys.argv[1:]]
-    asyncio.run(main(*(arguments + [5000, 32][len(arguments) :])))
+    asyncio.run(main(*(arguments + [5000, 64][len(arguments) :])))

@@ -263,7 +263,7 @@ def add_commands(sub: Any) -> None:
     generate_cmd.add_argument("--out", type=Path, required=True)
     import_cmd = sub.add_parser("import", help="post a JSON-lines file of probes")
     import_cmd.add_argument("file", type=Path)
-    import_cmd.add_argument("--concurrency", type=int, default=16)
+    import_cmd.add_argument("--concurrency", type=int, default=32)
     demo_cmd = sub.add_parser("demo", help="load a demo edition if it does not exist yet")
     demo_cmd.add_argument("--edition", type=int, required=True)
     demo_cmd.add_argument("--structures", type=int, default=60)
