@@ -85,12 +85,16 @@ def postgres_server(servers_dir: Path) -> Iterator[str]:
         server.stop()
 
 
-@pytest.fixture
-def database_url(postgres_server: str) -> Iterator[str]:
+def fresh_database(postgres_server: str) -> Iterator[str]:
     url = database_url_for(postgres_server, f"test_{uuid.uuid4().hex[:12]}")
     ensure_database(url)
     yield url
     drop_database(url)
+
+
+@pytest.fixture
+def database_url(postgres_server: str) -> Iterator[str]:
+    yield from fresh_database(postgres_server)
 
 
 async def delete_all_streams(url: str) -> None:
@@ -129,10 +133,7 @@ def settings_for(database_url: str, nats_url: str) -> Settings:
 @pytest.fixture
 def second_database_url(postgres_server: str) -> Iterator[str]:
     """Another fresh database, for a second service in the same test."""
-    url = database_url_for(postgres_server, f"test_{uuid.uuid4().hex[:12]}")
-    ensure_database(url)
-    yield url
-    drop_database(url)
+    yield from fresh_database(postgres_server)
 
 
 async def read_stream(url: str, stream: str, expected: int, wait_seconds: float = 15) -> list[Msg]:

@@ -7,7 +7,6 @@ redelivered or duplicated event changes nothing. Probes are recorded once per `p
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -32,14 +31,9 @@ from baro_audit_ingest.referential import (
     measure_problems,
 )
 from baro_chassis.eventstore import TracedApplication, retry_on_conflict
+from baro_chassis.service import Clock, utc_now
 from baro_contracts import registration_v1 as reg
 from baro_contracts.audit_v1 import Channel, Measures
-
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)

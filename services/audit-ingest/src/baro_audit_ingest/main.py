@@ -10,7 +10,6 @@ import argparse
 import asyncio
 import contextlib
 import os
-import signal
 import sys
 from collections.abc import AsyncIterator
 
@@ -18,13 +17,14 @@ import uvicorn
 from fastapi import FastAPI
 
 from baro_audit_ingest.api import install_domain_errors, router
-from baro_audit_ingest.application import AuditApplication, Clock, utc_now
+from baro_audit_ingest.application import AuditApplication
 from baro_audit_ingest.consumers import start_consumer
 from baro_audit_ingest.translation import AuditTranslator
 from baro_audit_ingest.writer import ProbeWriter
 from baro_chassis.http import create_service_app
 from baro_chassis.postgres import ensure_database, eventsourcing_env
 from baro_chassis.relay import Relay
+from baro_chassis.service import Clock, relay_for, run_relay_only, utc_now
 from baro_chassis.settings import SERVICE_PORTS, Settings
 from baro_contracts.streams import AUDIT_STREAM
 
@@ -37,14 +37,7 @@ def build_application(settings: Settings, clock: Clock = utc_now) -> AuditApplic
 
 
 def build_relay(settings: Settings, application: AuditApplication) -> Relay:
-    return Relay(
-        service=SERVICE,
-        application=application,
-        translate=AuditTranslator(application),
-        stream=AUDIT_STREAM,
-        nats_url=settings.nats_url,
-        database_url=settings.database_url,
-    )
+    return relay_for(settings, application, AuditTranslator, AUDIT_STREAM)
 
 
 def create_app(
@@ -96,18 +89,6 @@ def app_from_env() -> FastAPI:
     return create_app(Settings.from_env(SERVICE), run_relay=relay)
 
 
-async def run_relay_only(settings: Settings) -> None:
-    application = await asyncio.to_thread(build_application, settings)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await build_relay(settings, application).run(stop)
-    finally:
-        application.close()
-
-
 def cli() -> None:
     parser = argparse.ArgumentParser(prog="baro-audit-ingest")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -121,7 +102,7 @@ def cli() -> None:
     campaign.add_commands(sub)
     args = parser.parse_args()
     if args.command == "relay":
-        asyncio.run(run_relay_only(Settings.from_env(SERVICE)))
+        asyncio.run(run_relay_only(Settings.from_env(SERVICE), build_application, build_relay))
         return
     if args.command == "serve":
         if args.no_relay:

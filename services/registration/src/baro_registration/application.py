@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 from uuid import UUID
 
 from baro_chassis.eventstore import TracedApplication, retry_on_conflict
+from baro_chassis.service import Clock, utc_now
 from baro_contracts.registration_v1 import Participation
 from baro_registration.domain import (
     Edition,
@@ -19,12 +19,6 @@ from baro_registration.domain import (
     RegistrationConflict,
     Structure,
 )
-
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class RegistrationApplication(TracedApplication):

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import signal
 from collections.abc import AsyncIterator
 
 import uvicorn
@@ -18,10 +17,11 @@ from fastapi import FastAPI
 from baro_chassis.http import create_service_app
 from baro_chassis.postgres import ensure_database, eventsourcing_env
 from baro_chassis.relay import Relay
+from baro_chassis.service import Clock, relay_for, run_relay_only, utc_now
 from baro_chassis.settings import SERVICE_PORTS, Settings
 from baro_contracts.streams import REGISTRATION_STREAM
 from baro_registration.api import install_domain_errors, router
-from baro_registration.application import Clock, RegistrationApplication, utc_now
+from baro_registration.application import RegistrationApplication
 from baro_registration.translation import RegistrationTranslator
 
 SERVICE = "registration"
@@ -33,14 +33,7 @@ def build_application(settings: Settings, clock: Clock = utc_now) -> Registratio
 
 
 def build_relay(settings: Settings, application: RegistrationApplication) -> Relay:
-    return Relay(
-        service=SERVICE,
-        application=application,
-        translate=RegistrationTranslator(application),
-        stream=REGISTRATION_STREAM,
-        nats_url=settings.nats_url,
-        database_url=settings.database_url,
-    )
+    return relay_for(settings, application, RegistrationTranslator, REGISTRATION_STREAM)
 
 
 def create_app(
@@ -76,18 +69,6 @@ def create_app(
     return app
 
 
-async def run_relay_only(settings: Settings) -> None:
-    application = await asyncio.to_thread(build_application, settings)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await build_relay(settings, application).run(stop)
-    finally:
-        application.close()
-
-
 def cli() -> None:
     parser = argparse.ArgumentParser(prog="baro-registration")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -99,7 +80,7 @@ def cli() -> None:
     args = parser.parse_args()
     settings = Settings.from_env(SERVICE)
     if args.command == "relay":
-        asyncio.run(run_relay_only(settings))
+        asyncio.run(run_relay_only(settings, build_application, build_relay))
         return
     uvicorn.run(
         create_app(settings, run_relay=not args.no_relay),

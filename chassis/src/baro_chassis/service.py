@@ -1,0 +1,55 @@
+"""What every service's wiring does the same way: its relay, and running the relay alone."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from baro_chassis.eventstore import TracedApplication
+from baro_chassis.relay import Relay
+from baro_chassis.settings import Settings
+from baro_chassis.translation import Translator
+from baro_contracts.streams import StreamSpec
+
+Clock = Callable[[], datetime]
+App = TypeVar("App", bound=TracedApplication)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def relay_for(
+    settings: Settings,
+    application: TracedApplication,
+    translator: Callable[[TracedApplication], Translator],
+    stream: StreamSpec,
+) -> Relay:
+    return Relay(
+        service=settings.service,
+        application=application,
+        translate=translator(application),
+        stream=stream,
+        nats_url=settings.nats_url,
+        database_url=settings.database_url,
+    )
+
+
+async def run_relay_only(
+    settings: Settings,
+    build_application: Callable[[Settings], App],
+    build_relay: Callable[[Settings, App], Relay],
+) -> None:
+    """`baro-<service> relay`: the relay without the API, until SIGINT or SIGTERM."""
+    application = await asyncio.to_thread(build_application, settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await build_relay(settings, application).run(stop)
+    finally:
+        application.close()
