@@ -44,11 +44,20 @@ from baro_chassis.stack import wait_healthy
 YEAR = 2027
 
 
+def extra_args(name: str) -> list[str]:
+    """BENCH_SINGLE_PROCESS=1 runs audit-ingest's probe writer inside its API process."""
+    single = name == "audit-ingest" and os.environ.get("BENCH_SINGLE_PROCESS") == "1"
+    return ["--single-process"] if single else []
+
+
 def start_service(name: str, port: int, env: dict[str, str], logs: Path) -> subprocess.Popen[bytes]:
     script = Path(sysconfig.get_path("scripts")) / f"baro-{name}"
     log = open(logs / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
     process = subprocess.Popen(
-        [str(script), "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
+        [str(script), "serve", "--port", str(port), *extra_args(name)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     wait_healthy(port, process)
     return process

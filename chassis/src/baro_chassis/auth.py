@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -111,8 +111,11 @@ def _verify(secret: str, token: str) -> tuple[Principal, float]:
 
 _bearer = HTTPBearer(auto_error=False)
 
+# Dependencies are `async def` although they never wait: FastAPI runs a plain `def`
+# dependency in its thread pool, a thread hop per dependency per request.
 
-def current_principal(
+
+async def current_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
@@ -124,14 +127,16 @@ def current_principal(
     return decode_token(request.app.state.settings.jwt_secret, credentials.credentials)
 
 
-def require(*roles: Role, structure: bool = False) -> Callable[..., Principal]:
+def require(*roles: Role, structure: bool = False) -> Callable[..., Awaitable[Principal]]:
     """A dependency admitting the given roles and, if `structure`, any structure token.
 
     A structure token's access to one registration is then checked by `ensure_registration`.
     """
     allowed = frozenset(roles)
 
-    def dependency(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    async def dependency(
+        principal: Annotated[Principal, Depends(current_principal)],
+    ) -> Principal:
         if principal.has_any(allowed) or (structure and principal.registration_id is not None):
             return principal
         wanted = ", ".join(sorted(r.value for r in allowed))

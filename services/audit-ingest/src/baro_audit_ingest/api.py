@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 from uuid import UUID
 
@@ -12,6 +11,7 @@ from fastapi.responses import JSONResponse
 
 from baro_audit_ingest.application import AuditApplication
 from baro_audit_ingest.domain import AuditError, Conflict
+from baro_audit_ingest.recording import ProbeRecorder
 from baro_audit_ingest.schemas import (
     CorrectionIn,
     EditionOut,
@@ -21,8 +21,8 @@ from baro_audit_ingest.schemas import (
     ProbeOut,
     ReferentialIn,
     ReferentialOut,
+    refusal_body,
 )
-from baro_audit_ingest.writer import ProbeWriter
 from baro_chassis.auth import Principal, Role, require
 from baro_chassis.telemetry import current_carrier
 
@@ -35,7 +35,7 @@ Staff = Annotated[Principal, Depends(require(Role.ADMIN, Role.AUDITOR, Role.REPL
 AnyRole = Annotated[Principal, Depends(require(*Role, structure=True))]
 
 
-def application(request: Request) -> AuditApplication:
+async def application(request: Request) -> AuditApplication:
     app: AuditApplication = request.app.state.application
     return app
 
@@ -43,21 +43,18 @@ def application(request: Request) -> AuditApplication:
 App = Annotated[AuditApplication, Depends(application)]
 
 
-def probe_writer(request: Request) -> ProbeWriter:
-    writer: ProbeWriter = request.app.state.writer
-    return writer
+async def probe_recorder(request: Request) -> ProbeRecorder:
+    recorder: ProbeRecorder = request.app.state.recorder
+    return recorder
 
 
-Writer = Annotated[ProbeWriter, Depends(probe_writer)]
+Recorder = Annotated[ProbeRecorder, Depends(probe_recorder)]
 
 
 def install_domain_errors(app: FastAPI) -> None:
     @app.exception_handler(AuditError)
     async def refused(_: Request, exc: AuditError) -> JSONResponse:
-        errors = [{"field": field, "reason": reason} for field, reason in exc.problems]
-        return JSONResponse(
-            {"error": exc.code, "message": exc.message, "errors": errors}, status_code=exc.status
-        )
+        return JSONResponse(refusal_body(exc), status_code=exc.status)
 
 
 @router.get("/editions/{year}", response_model=EditionOut, tags=["editions"])
@@ -113,17 +110,18 @@ async def get_plan(
     responses={200: {"model": ProbeOut, "description": "Already recorded, same content"}},
     tags=["probes"],
 )
-async def record_probe(year: int, body: ProbeIn, principal: Auditor, writer: Writer) -> Response:
+async def record_probe(
+    year: int, body: ProbeIn, principal: Auditor, recorder: Recorder
+) -> Response:
     """201 with the recorded probe; 200 with the original when this probe was already
     recorded with the same content (a retry), 409 when with another."""
-    future = writer.submit(year, body.submission(), principal.subject, current_carrier())
-    probe, created = await asyncio.wrap_future(future)
-    # Serialised once here: the hot path skips FastAPI's second validation of the model.
+    recorded = await recorder.record(year, body, principal.subject, current_carrier())
+    headers = {}
+    if recorded.status in (200, 201):
+        headers["Location"] = f"/editions/{year}/probes/{body.probe_id}"
+    # Serialised once, where the probe was recorded: FastAPI does not validate it again.
     return Response(
-        ProbeOut.of(probe).model_dump_json(),
-        status_code=201 if created else 200,
-        media_type="application/json",
-        headers={"Location": f"/editions/{year}/probes/{probe.probe_id}"},
+        recorded.body, status_code=recorded.status, media_type="application/json", headers=headers
     )
 
 

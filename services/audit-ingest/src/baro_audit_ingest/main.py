@@ -10,6 +10,8 @@ import argparse
 import asyncio
 import contextlib
 import os
+import signal
+import subprocess
 import sys
 from collections.abc import AsyncIterator
 
@@ -19,9 +21,16 @@ from fastapi import FastAPI
 from baro_audit_ingest.api import install_domain_errors, router
 from baro_audit_ingest.application import AuditApplication
 from baro_audit_ingest.consumers import start_consumer
+from baro_audit_ingest.recording import (
+    LocalRecorder,
+    RemoteRecorder,
+    run_writer_process,
+    stop_when_told_or_orphaned,
+)
 from baro_audit_ingest.translation import AuditTranslator
 from baro_audit_ingest.writer import ProbeWriter
 from baro_chassis.http import create_service_app
+from baro_chassis.nats import connect
 from baro_chassis.postgres import ensure_database, eventsourcing_env
 from baro_chassis.relay import Relay
 from baro_chassis.service import Clock, relay_for, run_relay_only, utc_now
@@ -46,15 +55,30 @@ def create_app(
     run_relay: bool = True,
     run_consumer: bool = True,
     clock: Clock = utc_now,
+    remote_writer: bool = False,
 ) -> FastAPI:
+    """The API. With `remote_writer`, probes go to the probe writer process (which also runs
+    the relay and the consumer); otherwise this process records them itself."""
     settings = settings or Settings.from_env(SERVICE)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         application = await asyncio.to_thread(build_application, settings, clock)
         app.state.application = application
-        app.state.writer = writer = ProbeWriter(application)
+        if remote_writer:
+            nc = await connect(settings.nats_url, "audit-ingest-api")
+            recorder = RemoteRecorder(nc)
+            await recorder.wait_ready()
+            app.state.recorder = recorder
+            try:
+                yield
+            finally:
+                await nc.drain()
+                application.close()
+            return
+        writer = ProbeWriter(application)
         writer.start()
+        app.state.recorder = LocalRecorder(writer)
         stop = asyncio.Event()
         relay_task = (
             asyncio.create_task(build_relay(settings, application).run(stop)) if run_relay else None
@@ -84,18 +108,84 @@ def create_app(
 
 
 def app_from_env() -> FastAPI:
-    """The app each `serve` worker process builds (uvicorn imports it by name)."""
-    relay = os.environ.get("AUDIT_INGEST_RELAY", "1") != "0"
-    return create_app(Settings.from_env(SERVICE), run_relay=relay)
+    """The API `serve` runs (uvicorn imports it by name), its probe writer in a child process."""
+    return create_app(Settings.from_env(SERVICE), remote_writer=True)
+
+
+async def run_writer(settings: Settings, *, run_relay: bool = True) -> None:
+    """`baro-audit-ingest writer`: records probes sent by the API, runs the relay and the
+    registration consumer; stops on SIGINT/SIGTERM or when its parent `serve` is gone."""
+    application = await asyncio.to_thread(build_application, settings)
+    stop = asyncio.Event()
+    watcher = asyncio.create_task(stop_when_told_or_orphaned(stop))
+    relay_task = (
+        asyncio.create_task(build_relay(settings, application).run(stop)) if run_relay else None
+    )
+    consumer = await start_consumer(application, settings.nats_url)
+    try:
+        await run_writer_process(application, settings.nats_url, stop)
+    finally:
+        stop.set()
+        await consumer.stop()
+        if relay_task is not None:
+            await relay_task
+        await watcher
+        application.close()
+
+
+def _raise_system_exit(signum: int, _: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def serve(host: str, port: int, *, single_process: bool, run_relay: bool, workers: int = 1) -> None:
+    if single_process:
+        app = create_app(Settings.from_env(SERVICE), run_relay=run_relay)
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+        return
+    command = [sys.executable, "-m", "baro_audit_ingest.main", "writer"]
+    if not run_relay:
+        command.append("--no-relay")
+    writer = subprocess.Popen(command)
+    # uvicorn re-raises SIGTERM once it has shut down; as an exception, it lets the `finally`
+    # below stop the writer process (the default action would end this process first).
+    signal.signal(signal.SIGTERM, _raise_system_exit)
+    try:
+        uvicorn.run(
+            "baro_audit_ingest.main:app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="warning",
+        )
+    finally:
+        writer.terminate()
+        try:
+            writer.wait(30)
+        except subprocess.TimeoutExpired:
+            writer.kill()
 
 
 def cli() -> None:
     parser = argparse.ArgumentParser(prog="baro-audit-ingest")
     sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="run the HTTP API, the relay and the consumer")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=SERVICE_PORTS[SERVICE])
-    serve.add_argument("--no-relay", action="store_true", help="serve without the relay")
+    serve_cmd = sub.add_parser(
+        "serve", help="run the HTTP API, and the probe writer, relay and consumer beside it"
+    )
+    serve_cmd.add_argument("--host", default="127.0.0.1")
+    serve_cmd.add_argument("--port", type=int, default=SERVICE_PORTS[SERVICE])
+    serve_cmd.add_argument("--no-relay", action="store_true", help="serve without the relay")
+    serve_cmd.add_argument(
+        "--single-process", action="store_true", help="record probes in the API's process"
+    )
+    serve_cmd.add_argument(
+        "--workers",
+        type=int,
+        default=int(os.environ.get("AUDIT_INGEST_API_WORKERS", "1")),
+        help="API processes (they share the one probe writer process)",
+    )
+    writer_cmd = sub.add_parser("writer", help="run the probe writer, relay and consumer only")
+    writer_cmd.add_argument("--no-relay", action="store_true")
     sub.add_parser("relay", help="run the relay only")
     from baro_audit_ingest import campaign
 
@@ -104,15 +194,20 @@ def cli() -> None:
     if args.command == "relay":
         asyncio.run(run_relay_only(Settings.from_env(SERVICE), build_application, build_relay))
         return
+    if args.command == "writer":
+        asyncio.run(run_writer(Settings.from_env(SERVICE), run_relay=not args.no_relay))
+        return
     if args.command == "serve":
-        if args.no_relay:
-            os.environ["AUDIT_INGEST_RELAY"] = "0"
-        uvicorn.run(
-            "baro_audit_ingest.main:app_from_env",
-            factory=True,
-            host=args.host,
-            port=args.port,
-            log_level="warning",
+        serve(
+            args.host,
+            args.port,
+            single_process=args.single_process,
+            run_relay=not args.no_relay,
+            workers=args.workers,
         )
         return
     sys.exit(campaign.run_command(args))
+
+
+if __name__ == "__main__":
+    cli()

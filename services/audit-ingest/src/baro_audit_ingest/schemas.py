@@ -9,9 +9,15 @@ from uuid import UUID
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from baro_audit_ingest.application import ProbeSubmission
-from baro_audit_ingest.domain import AuditEdition, PanelStructure, Probe
+from baro_audit_ingest.domain import AuditEdition, AuditError, PanelStructure, Probe
 from baro_audit_ingest.referential import ReferentialDocument
 from baro_contracts.audit_v1 import AnswerValue, Channel, Determinant, Item, Measures
+
+
+def refusal_body(refusal: AuditError) -> dict[str, Any]:
+    """The project's error shape: what is wrong, and each field with its reason."""
+    errors = [{"field": field, "reason": reason} for field, reason in refusal.problems]
+    return {"error": refusal.code, "message": refusal.message, "errors": errors}
 
 
 class Body(BaseModel):

@@ -45,7 +45,7 @@ StructureActor = Annotated[Principal, Depends(require(Role.ADMIN, Role.FRONTEND,
 Signer = Annotated[Principal, Depends(require(Role.ADMIN, structure=True))]
 
 
-def application(request: Request) -> RegistrationApplication:
+async def application(request: Request) -> RegistrationApplication:
     app: RegistrationApplication = request.app.state.application
     return app
 

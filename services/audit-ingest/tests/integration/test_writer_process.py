@@ -1,0 +1,126 @@
+"""The API handing probes to the probe writer over NATS (how `serve` runs): the same answers
+as in one process, and a clear 503 when the writer is not there."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from audit_builders import (
+    assert_refused,
+    edition_opened,
+    probe_body,
+    registration_closed,
+    structure_registered,
+)
+from baro_audit_ingest.consumers import apply_registration_event
+from baro_audit_ingest.main import build_application, create_app
+from baro_audit_ingest.recording import run_writer_process
+from baro_chassis.settings import Settings
+from baro_chassis.testing import Tokens
+from baro_contracts import registration_v1 as reg
+from baro_contracts.audit_v1 import Channel
+
+pytestmark = pytest.mark.integration
+
+
+class WriterProcess:
+    """The probe writer's work on its own thread and event loop, as in its own process."""
+
+    def __init__(self, settings: Settings, *events: object) -> None:
+        self.settings = settings
+        self.events = events
+        self.ready = threading.Event()
+        self.thread = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True)
+
+    async def _main(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.stop = asyncio.Event()
+        application = build_application(self.settings)
+        for event in self.events:
+            apply_registration_event(application, event)
+        self.ready.set()
+        try:
+            await run_writer_process(application, self.settings.nats_url, self.stop)
+        finally:
+            application.close()
+
+    def __enter__(self) -> WriterProcess:
+        self.thread.start()
+        assert self.ready.wait(30)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self.thread.is_alive():
+            self.loop.call_soon_threadsafe(self.stop.set)
+            self.thread.join(30)
+
+
+@pytest.fixture
+def registered() -> reg.StructureRegistered:
+    return structure_registered()
+
+
+@pytest.fixture
+def writer(
+    audit_settings: Settings, registered: reg.StructureRegistered
+) -> Iterator[WriterProcess]:
+    with WriterProcess(
+        audit_settings, edition_opened(), registered, registration_closed()
+    ) as process:
+        yield process
+
+
+def test_probes_sent_to_the_writer_process_are_answered_as_in_one_process(
+    audit_settings: Settings,
+    writer: WriterProcess,
+    registered: reg.StructureRegistered,
+    tokens: Tokens,
+) -> None:
+    with TestClient(create_app(audit_settings, remote_writer=True)) as api:
+        body = probe_body(registered, Channel.PHONE, performed_at=None)
+        created = api.post("/editions/2027/probes", json=body, headers=tokens.auditor)
+        assert created.status_code == 201, created.text
+        assert created.headers["Location"] == f"/editions/2027/probes/{body['probe_id']}"
+        again = api.post("/editions/2027/probes", json=body, headers=tokens.auditor)
+        assert (again.status_code, again.json()) == (200, created.json())
+        assert_refused(
+            api.post(
+                "/editions/2027/probes",
+                json={**body, "auditor_id": "MC-999"},
+                headers=tokens.auditor,
+            ),
+            409,
+            "already recorded",
+        )
+        wrong = probe_body(registered, Channel.EMAIL, answers={"EML-ACC-01": "yes"})
+        assert_refused(
+            api.post("/editions/2027/probes", json=wrong, headers=tokens.auditor), 422, "EML-ACC-01"
+        )
+        stored = api.get(f"/editions/2027/probes/{body['probe_id']}", headers=tokens.auditor)
+        assert stored.json() == created.json()
+
+
+def test_without_a_writer_process_a_probe_is_refused_with_503_and_nothing_is_stored(
+    audit_settings: Settings,
+    writer: WriterProcess,
+    registered: reg.StructureRegistered,
+    tokens: Tokens,
+) -> None:
+    with TestClient(create_app(audit_settings, remote_writer=True)) as api:
+        writer.__exit__()
+        body = probe_body(registered, Channel.PHONE)
+        refused = assert_refused(
+            api.post("/editions/2027/probes", json=body, headers=tokens.auditor),
+            503,
+            "probe writer",
+        )
+        assert refused["error"] == "unavailable"
+        assert (
+            api.get(f"/editions/2027/probes/{body['probe_id']}", headers=tokens.auditor).status_code
+            == 404
+        )
