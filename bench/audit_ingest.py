@@ -3,9 +3,10 @@
 Starts embedded NATS and PostgreSQL (durable, in a temp dir; or NATS_URL / DATABASE_URL),
 then the registration and audit-ingest services as their own processes, registers a
 generated panel and closes it; then posts N probes over keep-alive HTTP connections with
-CONCURRENCY in flight and prints:
+CONCURRENCY in flight, then N more through the batch endpoint (50 per request), and prints:
   - probes/s accepted over HTTP (201s over the load's wall time);
   - the time until every probe is on JetStream (AUDIT stream, via the relay);
+  - the same for the batch endpoint (capture apps syncing, imports);
   - in the same run, a plain `eventsourcing` save loop of the same probe events (one per
     save, no HTTP, no checks) as the reference, and the ratio.
 
@@ -63,21 +64,35 @@ def start_service(name: str, port: int, env: dict[str, str], logs: Path) -> subp
     return process
 
 
-async def post_all(port: int, lines: list[dict[str, Any]], concurrency: int) -> tuple[int, float]:
-    """POST each probe on `concurrency` keep-alive connections; (accepted, seconds).
+def http_request(path: str, payload: object, token: str) -> bytes:
+    body = json.dumps(payload).encode()
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    return head + body
+
+
+async def post_all(
+    port: int, lines: list[dict[str, Any]], concurrency: int, batch: int = 1
+) -> tuple[int, float]:
+    """POST the probes on `concurrency` keep-alive connections, one per request or `batch`
+    per request to the batch endpoint; (accepted, seconds).
 
     A minimal HTTP/1.1 client, so that the load generator costs little of the two cores.
     """
     token = issue_token(DEV_ONLY_JWT_SECRET, roles=(Role.AUDITOR,))
     requests = []
-    for probe in lines:
-        body = json.dumps({k: v for k, v in probe.items() if k != "edition"}).encode()
-        head = (
-            f"POST /editions/{probe['edition']}/probes HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-            f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n"
-        ).encode()
-        requests.append(head + body)
+    for start in range(0, len(lines), batch):
+        probes = [
+            {k: v for k, v in p.items() if k != "edition"} for p in lines[start : start + batch]
+        ]
+        if batch == 1:
+            requests.append(http_request(f"/editions/{YEAR}/probes", probes[0], token))
+        else:
+            path = f"/editions/{YEAR}/probes/batch"
+            requests.append(http_request(path, {"probes": probes}, token))
     queue = iter(requests)
     accepted = 0
     statuses: dict[int, int] = {}
@@ -93,15 +108,18 @@ async def post_all(port: int, lines: list[dict[str, Any]], concurrency: int) -> 
             while (header := await reader.readline()) not in (b"\r\n", b""):
                 if header.lower().startswith(b"content-length:"):
                     length = int(header.split(b":")[1])
-            await reader.readexactly(length)
+            body = await reader.readexactly(length)
             statuses[status] = statuses.get(status, 0) + 1
-            accepted += status == 201
+            if batch == 1:
+                accepted += status == 201
+            elif status == 200:
+                accepted += json.loads(body)["recorded"]
         writer.close()
 
     started = time.perf_counter()
     await asyncio.gather(*(connection() for _ in range(concurrency)))
     elapsed = time.perf_counter() - started
-    if set(statuses) != {201}:
+    if set(statuses) != {201 if batch == 1 else 200}:
         print(f"  statuses: {statuses}")
     return accepted, elapsed
 
@@ -168,7 +186,7 @@ async def main(count: int, concurrency: int) -> None:
         for name in ("registration", "audit-ingest"):
             ports[name] = free_port()
             services.append(start_service(name, ports[name], env, root))
-        structures = math.ceil(count / 13.3)
+        structures = math.ceil(2 * count / 13.3)
         campaign = root / "campaign.jsonl"
         os.environ["BARO_JWT_SECRET"] = DEV_ONLY_JWT_SECRET
         generate(
@@ -179,10 +197,11 @@ async def main(count: int, concurrency: int) -> None:
             registration_url=f"http://127.0.0.1:{ports['registration']}",
             audit_url=f"http://127.0.0.1:{ports['audit-ingest']}",
         )
-        lines = [json.loads(line) for line in campaign.read_text().splitlines()][:count]
+        lines = [json.loads(line) for line in campaign.read_text().splitlines()][: 2 * count]
         # Capture apps send probes of many structures at once, not one structure's 13 in a
         # row: interleave them (deterministically).
         random.Random(7).shuffle(lines)
+        lines, batched_lines = lines[:count], lines[count:]
         before = await audit_messages(nats_url)
 
         accepted, seconds = await post_all(ports["audit-ingest"], lines, concurrency)
@@ -191,6 +210,15 @@ async def main(count: int, concurrency: int) -> None:
         while await audit_messages(nats_url) < expected:
             await asyncio.sleep(0.02)
         on_stream = time.perf_counter() - load_done + seconds
+
+        before = await audit_messages(nats_url)
+        batch_started = time.perf_counter()
+        batched, batched_seconds = await post_all(
+            ports["audit-ingest"], batched_lines, concurrency=8, batch=50
+        )
+        while await audit_messages(nats_url) < before + batched:
+            await asyncio.sleep(0.02)
+        batched_on_stream = time.perf_counter() - batch_started
 
         reference = plain_save_loop(database_url_for(pg_url, f"bench_plain_{suffix}"), lines)
         rate = accepted / seconds
@@ -208,6 +236,11 @@ async def main(count: int, concurrency: int) -> None:
             f"{reference:,.0f} events/s"
         )
         print(f"  ratio:             {rate / reference:.2f} (HTTP accepted / plain save loop)")
+        print(
+            f"  batch endpoint:    {batched} more probes in {batched_seconds:.2f}s = "
+            f"{batched / batched_seconds:,.0f} probes/s (50 per request, 8 in flight); all on "
+            f"JetStream {batched_on_stream:.2f}s after the first POST"
+        )
     finally:
         for process in services:
             stop_process(process)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -48,6 +49,15 @@ def _reason(error: Any) -> str:
     return message.removeprefix("Value error, ")
 
 
+def invalid_request_body(validation_errors: Sequence[Any]) -> dict[str, Any]:
+    """The 422 body for pydantic's errors: each field with its reason, and a summary."""
+    errors = [
+        {"field": _field_path(e.get("loc", ())), "reason": _reason(e)} for e in validation_errors
+    ]
+    summary = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
+    return {"error": "invalid_request", "message": summary, "errors": errors}
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
@@ -60,13 +70,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {"field": _field_path(e.get("loc", ())), "reason": _reason(e)} for e in exc.errors()
-        ]
-        summary = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
-        return JSONResponse(
-            {"error": "invalid_request", "message": summary, "errors": errors}, status_code=422
-        )
+        return JSONResponse(invalid_request_body(exc.errors()), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 
 from baro_audit_ingest.application import AuditApplication
 from baro_audit_ingest.domain import AuditError, Conflict
@@ -17,13 +20,17 @@ from baro_audit_ingest.schemas import (
     EditionOut,
     PlanOut,
     PlanSettingsIn,
+    ProbeBatchIn,
+    ProbeBatchOut,
     ProbeIn,
     ProbeOut,
+    ProbeResult,
     ReferentialIn,
     ReferentialOut,
     refusal_body,
 )
 from baro_chassis.auth import Principal, Role, require
+from baro_chassis.errors import invalid_request_body
 from baro_chassis.telemetry import current_carrier
 
 router = APIRouter()
@@ -122,6 +129,44 @@ async def record_probe(
     # Serialised once, where the probe was recorded: FastAPI does not validate it again.
     return Response(
         recorded.body, status_code=recorded.status, media_type="application/json", headers=headers
+    )
+
+
+@router.post("/editions/{year}/probes/batch", response_model=ProbeBatchOut, tags=["probes"])
+async def record_probes(
+    year: int, body: ProbeBatchIn, principal: Auditor, recorder: Recorder
+) -> ProbeBatchOut:
+    """Several probes in one request (a capture app syncing, an import): each is checked and
+    recorded on its own, as by POST /editions/{year}/probes, and gets its own status."""
+    carrier = current_carrier()
+    results: list[ProbeResult | None] = [None] * len(body.probes)
+    pending: list[tuple[int, ProbeIn]] = []
+    for index, raw in enumerate(body.probes):
+        try:
+            pending.append((index, ProbeIn.model_validate(raw)))
+        except ValidationError as exc:
+            results[index] = ProbeResult(
+                index=index,
+                probe_id=str(raw.get("probe_id")),
+                status=422,
+                error=invalid_request_body(exc.errors()),
+            )
+    recorded = await asyncio.gather(
+        *(recorder.record(year, probe, principal.subject, carrier) for _, probe in pending)
+    )
+    for (index, probe), outcome in zip(pending, recorded, strict=True):
+        results[index] = ProbeResult(
+            index=index,
+            probe_id=str(probe.probe_id),
+            status=outcome.status,
+            error=json.loads(outcome.body) if outcome.status >= 400 else None,
+        )
+    done = [r for r in results if r is not None]
+    return ProbeBatchOut(
+        recorded=sum(r.status == 201 for r in done),
+        already_present=sum(r.status == 200 for r in done),
+        refused=sum(r.status >= 400 for r in done),
+        results=done,
     )
 
 

@@ -142,32 +142,64 @@ class ImportReport:
         )
 
 
-async def _post_line(
-    client: httpx.AsyncClient, number: int, line: str, report: ImportReport, bar: tqdm
-) -> None:
+Line = tuple[int, dict[str, Any]]
+"""A probe of the file, with its line number."""
+
+
+def parse_line(number: int, text: str) -> tuple[int, dict[str, Any]]:
+    """(edition, probe) from one line; ValueError says why it is not a probe."""
     try:
-        probe = json.loads(line)
+        probe = json.loads(text)
         edition = int(probe.pop("edition"))
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
-        _reject(report, bar, number, f"not a probe with its edition ({type(exc).__name__}: {exc})")
-        return
+        raise ValueError(f"not a probe with its edition ({type(exc).__name__}: {exc})") from exc
+    return edition, probe
+
+
+async def _post_batch(
+    client: httpx.AsyncClient, edition: int, batch: list[Line], report: ImportReport, bar: tqdm
+) -> None:
+    """One request for the batch; probes the service could not take now are sent again."""
+    waiting = batch
+    reason = ""
     for attempt in range(6):
         try:
-            response = await client.post(f"/editions/{edition}/probes", json=probe)
+            response = await client.post(
+                f"/editions/{edition}/probes/batch", json={"probes": [p for _, p in waiting]}
+            )
         except httpx.TransportError as exc:
             reason = f"the service did not answer ({exc!r})"
         else:
-            if response.status_code == 201:
-                report.recorded += 1
-                return
-            if response.status_code == 200:
-                report.already_present += 1
-                return
-            reason = _reason(response)
-            if response.status_code not in RETRYABLE:
-                break
+            if response.status_code != 200:
+                reason = _reason(response)
+                if response.status_code not in RETRYABLE:
+                    break
+            else:
+                again = []
+                for (number, probe), result in zip(
+                    waiting, response.json()["results"], strict=True
+                ):
+                    status = result["status"]
+                    if status == 201:
+                        report.recorded += 1
+                    elif status == 200:
+                        report.already_present += 1
+                    elif status in RETRYABLE:
+                        again.append((number, probe))
+                        reason = f"{status} {result['error']['message']}"
+                    else:
+                        error = result["error"]
+                        _reject(
+                            report, bar, number, f"{status} {error['error']}: {error['message']}"
+                        )
+                bar.update(len(waiting) - len(again))
+                waiting = again
+                if not waiting:
+                    return
         await asyncio.sleep(0.2 * 2**attempt)
-    _reject(report, bar, number, reason)
+    for number, _ in waiting:
+        _reject(report, bar, number, reason)
+    bar.update(len(waiting))
 
 
 def _reason(response: httpx.Response) -> str:
@@ -194,30 +226,40 @@ def read_lines(path: Path) -> list[tuple[int, str]]:
 async def import_probes(
     lines: list[tuple[int, str]],
     audit_url: str,
-    concurrency: int = 16,
+    concurrency: int = 4,
     progress: bool = True,
     transport: httpx.AsyncBaseTransport | None = None,
+    batch_size: int = 100,
 ) -> ImportReport:
+    """Post the probes `batch_size` at a time (consecutive lines of one edition), `concurrency`
+    batches in flight; every line ends recorded, already present, or rejected with why."""
     report = ImportReport()
     started = time.monotonic()
-    queue: asyncio.Queue[tuple[int, str]] = asyncio.Queue()
-    for entry in lines:
-        queue.put_nowait(entry)
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    batches: asyncio.Queue[tuple[int, list[Line]]] = asyncio.Queue()
     with tqdm(total=len(lines), unit="probe", disable=not progress, file=sys.stderr) as bar:
+        current: tuple[int, list[Line]] | None = None
+        for number, text in lines:
+            try:
+                edition, probe = parse_line(number, text)
+            except ValueError as exc:
+                _reject(report, bar, number, str(exc))
+                bar.update()
+                continue
+            if current is None or current[0] != edition or len(current[1]) >= batch_size:
+                current = (edition, [])
+                batches.put_nowait(current)
+            current[1].append((number, probe))
         async with httpx.AsyncClient(
             base_url=audit_url,
             headers=_headers(Role.AUDITOR),
-            timeout=60,
-            limits=limits,
+            timeout=120,
             transport=transport,
         ) as client:
 
             async def worker() -> None:
-                while not queue.empty():
-                    number, line = queue.get_nowait()
-                    await _post_line(client, number, line, report, bar)
-                    bar.update()
+                while not batches.empty():
+                    edition, batch = batches.get_nowait()
+                    await _post_batch(client, edition, batch, report, bar)
 
             await asyncio.gather(*(worker() for _ in range(concurrency)))
     report.rejected.sort()
@@ -263,7 +305,8 @@ def add_commands(sub: Any) -> None:
     generate_cmd.add_argument("--out", type=Path, required=True)
     import_cmd = sub.add_parser("import", help="post a JSON-lines file of probes")
     import_cmd.add_argument("file", type=Path)
-    import_cmd.add_argument("--concurrency", type=int, default=32)
+    import_cmd.add_argument("--concurrency", type=int, default=4, help="batches in flight")
+    import_cmd.add_argument("--batch-size", type=int, default=100, help="probes per request")
     demo_cmd = sub.add_parser("demo", help="load a demo edition if it does not exist yet")
     demo_cmd.add_argument("--edition", type=int, required=True)
     demo_cmd.add_argument("--structures", type=int, default=60)
@@ -285,7 +328,14 @@ def run_command(args: argparse.Namespace) -> int:
             audit_url=args.audit_url,
         )
     if args.command == "import":
-        report = asyncio.run(import_probes(read_lines(args.file), args.audit_url, args.concurrency))
+        report = asyncio.run(
+            import_probes(
+                read_lines(args.file),
+                args.audit_url,
+                concurrency=args.concurrency,
+                batch_size=args.batch_size,
+            )
+        )
         print(report.summary())
         return 0 if not report.rejected else 1
     return demo(

@@ -177,6 +177,29 @@ class ProbeIn(Body):
         )
 
 
+class ProbeBatchIn(Body):
+    probes: list[dict[str, Any]] = Field(
+        min_length=1,
+        max_length=500,
+        description="Up to 500 probes, each as for POST /editions/{year}/probes; each is "
+        "checked and recorded on its own.",
+    )
+
+
+class ProbeResult(BaseModel):
+    index: int = Field(description="The probe's position in the batch, from 0.")
+    probe_id: str | None
+    status: int = Field(description="201 recorded, 200 already recorded the same, or 4xx/5xx.")
+    error: dict[str, Any] | None = Field(None, description="Why it was refused, as a 4xx body.")
+
+
+class ProbeBatchOut(BaseModel):
+    recorded: int
+    already_present: int
+    refused: int
+    results: list[ProbeResult]
+
+
 class CorrectionIn(Body):
     answers: dict[str, AnswerValue] = Field(default_factory=dict, max_length=500)
     measures: dict[str, bool | int | str | None] = Field(default_factory=dict, max_length=20)

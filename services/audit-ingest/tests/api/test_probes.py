@@ -105,3 +105,43 @@ def test_probes_of_one_structure_committed_together_take_distinct_slots(
     assert sorted(
         p["slot"] for p in plan["probes"] if p["probe_id"] and p["channel"] == "phone"
     ) == sorted(slots)
+
+
+def test_a_batch_records_each_probe_on_its_own_and_reports_each_status(
+    client: TestClient, tokens: Tokens, panel: list[reg.StructureRegistered]
+) -> None:
+    good = probe_body(panel[0], Channel.PHONE)
+    other = probe_body(panel[0], Channel.EMAIL)
+    not_a_probe = {**probe_body(panel[0], Channel.MAIL), "performed_at": "yesterday"}
+    unknown_item = probe_body(panel[0], Channel.MAIL, answers={"XXX-ACC-01": True})
+    response = client.post(
+        "/editions/2027/probes/batch",
+        json={"probes": [good, not_a_probe, other, unknown_item, good]},
+        headers=tokens.auditor,
+    )
+    assert response.status_code == 200, response.text
+    batch = response.json()
+    assert [r["status"] for r in batch["results"]] == [201, 422, 201, 422, 200]
+    assert (batch["recorded"], batch["already_present"], batch["refused"]) == (2, 1, 2)
+    assert batch["results"][1]["error"]["errors"][0]["field"] == "performed_at"
+    assert "XXX-ACC-01" in batch["results"][3]["error"]["message"]
+    assert plan_of(client, tokens, panel[0])["probes_recorded"] == 2
+    again = client.post(
+        "/editions/2027/probes/batch", json={"probes": [good, other]}, headers=tokens.auditor
+    )
+    assert [r["status"] for r in again.json()["results"]] == [200, 200]
+    assert plan_of(client, tokens, panel[0])["probes_recorded"] == 2
+
+
+def test_a_batch_needs_the_auditor_role_and_at_most_500_probes(
+    client: TestClient, tokens: Tokens, panel: list[reg.StructureRegistered]
+) -> None:
+    body = {"probes": [probe_body(panel[0], Channel.PHONE)]}
+    assert (
+        client.post("/editions/2027/probes/batch", json=body, headers=tokens.admin).status_code
+        == 403
+    )
+    too_many = {"probes": [probe_body(panel[0], Channel.PHONE) for _ in range(501)]}
+    refused = client.post("/editions/2027/probes/batch", json=too_many, headers=tokens.auditor)
+    assert refused.status_code == 422
+    assert plan_of(client, tokens, panel[0])["probes_recorded"] == 0
