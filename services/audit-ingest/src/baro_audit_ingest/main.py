@@ -9,10 +9,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import AsyncIterator
 
 import uvicorn
@@ -133,6 +135,15 @@ async def run_writer(settings: Settings, *, run_relay: bool = True) -> None:
         application.close()
 
 
+def _stop_if_writer_dies(writer: subprocess.Popen[bytes], stopping: threading.Event) -> None:
+    """A writer that died means no probe can be recorded: stop the API too, so whatever
+    supervises `serve` (`baro up`, the orchestrator) sees it and restarts or reports it."""
+    code = writer.wait()
+    if not stopping.is_set():
+        logging.getLogger(__name__).error("the probe writer exited (code %s): stopping", code)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def _raise_system_exit(signum: int, _: object) -> None:
     raise SystemExit(128 + signum)
 
@@ -149,6 +160,8 @@ def serve(host: str, port: int, *, single_process: bool, run_relay: bool, worker
     # uvicorn re-raises SIGTERM once it has shut down; as an exception, it lets the `finally`
     # below stop the writer process (the default action would end this process first).
     signal.signal(signal.SIGTERM, _raise_system_exit)
+    stopping = threading.Event()
+    threading.Thread(target=_stop_if_writer_dies, args=(writer, stopping), daemon=True).start()
     try:
         uvicorn.run(
             "baro_audit_ingest.main:app_from_env",
@@ -159,6 +172,7 @@ def serve(host: str, port: int, *, single_process: bool, run_relay: bool, worker
             log_level="warning",
         )
     finally:
+        stopping.set()
         writer.terminate()
         try:
             writer.wait(30)
