@@ -133,6 +133,9 @@ class ProbeWriter:
         staged: dict[UUID, Probe] = {}
         touched: dict[UUID, PanelStructure] = {}
         outcomes: list[tuple[PendingProbe, Outcome]] = []
+        # Refusals are answered only once the batch is committed: one judged against a probe
+        # staged here whose save then fails (a probe_id stored already) may not stand.
+        refusals: list[tuple[PendingProbe, AuditError]] = []
         for pending in batch:
             submission = pending.submission
             try:
@@ -149,7 +152,7 @@ class ProbeWriter:
                 # A refused probe changed nothing; its structure may hold earlier ones.
                 if submission.registration_id not in touched:
                     self._structures.pop(submission.registration_id, None)
-                self._refuse(pending, refusal)
+                refusals.append((pending, refusal))
                 continue
             staged[submission.probe_id] = probe
             touched[submission.registration_id] = structure
@@ -166,6 +169,8 @@ class ProbeWriter:
             self._remember(registration_id, structure)
         for pending, outcome in outcomes:
             pending.future.set_result(outcome)
+        for pending, why in refusals:
+            self._refuse(pending, why)
 
     def _refuse(self, pending: PendingProbe, refusal: AuditError) -> None:
         """A probe already recorded under this probe_id is answered as such (the same: the

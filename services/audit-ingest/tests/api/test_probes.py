@@ -145,3 +145,25 @@ def test_a_batch_needs_the_auditor_role_and_at_most_500_probes(
     refused = client.post("/editions/2027/probes/batch", json=too_many, headers=tokens.auditor)
     assert refused.status_code == 422
     assert plan_of(client, tokens, panel[0])["probes_recorded"] == 0
+
+
+def test_a_stored_probe_sent_again_in_a_batch_does_not_crowd_out_the_others(
+    client: TestClient, tokens: Tokens, panel: list[reg.StructureRegistered]
+) -> None:
+    from baro_audit_ingest.schemas import ProbeIn
+    from baro_audit_ingest.writer import ProbeWriter
+
+    application = client.app.state.application  # type: ignore[attr-defined]
+    stored = probe_body(panel[0], Channel.EMAIL)
+    assert post(client, tokens, stored).status_code == 201  # 1 of the plan's 3 emails
+    others = [probe_body(panel[0], Channel.EMAIL) for _ in range(2)]
+    writer = ProbeWriter(application)
+    futures = [  # one batch: the stored probe again, then the last two emails of the plan
+        writer.submit(2027, ProbeIn.model_validate(body).submission(), "t", {})
+        for body in (stored, *others)
+    ]
+    writer.start()
+    outcomes = [future.result(timeout=30)[1] for future in futures]
+    writer.stop()
+    assert outcomes == [False, True, True]
+    assert plan_of(client, tokens, panel[0])["probes_recorded"] == 3
