@@ -8,7 +8,8 @@ plan (kept in memory after the writer's own saves), and saves them all in one tr
 The common case reads nothing: a new probe_id is not looked up first. A probe_id already
 stored makes the shared save fail on its unique key, and so does a structure another process
 wrote meanwhile; then each probe of the batch is recorded on its own, with every read and the
-usual retries. A refused probe is refused alone, after checking it is not a resubmission.
+usual retries. A refused probe is answered once its batch is committed (a refusal judged
+against a batch that then fails is judged again), after checking it is not a resubmission.
 """
 
 from __future__ import annotations
