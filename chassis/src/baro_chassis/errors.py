@@ -49,10 +49,16 @@ def _reason(error: Any) -> str:
     return message.removeprefix("Value error, ")
 
 
+def validation_problems(validation_errors: Sequence[Any]) -> list[tuple[str, str]]:
+    """pydantic's errors as (field path, reason) pairs."""
+    return [(_field_path(e.get("loc", ())), _reason(e)) for e in validation_errors]
+
+
 def invalid_request_body(validation_errors: Sequence[Any]) -> dict[str, Any]:
     """The 422 body for pydantic's errors: each field with its reason, and a summary."""
     errors = [
-        {"field": _field_path(e.get("loc", ())), "reason": _reason(e)} for e in validation_errors
+        {"field": field, "reason": reason}
+        for field, reason in validation_problems(validation_errors)
     ]
     summary = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
     return {"error": "invalid_request", "message": summary, "errors": errors}

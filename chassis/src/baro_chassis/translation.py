@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 from baro_chassis.eventstore import TracedApplication
 from baro_contracts.base import ContractEvent
+
+Handler = Callable[[Any, Any, dict[str, Any]], ContractEvent]
 
 
 class Translator:
     """Called by the relay in a worker thread, so it may read the event store."""
 
-    public: frozenset[str] = frozenset()
-    """The `Aggregate.Event` names that have a contract event; the relay skips the others
-    without decoding them."""
-
-    def publishes(self, topic: str) -> bool:
-        return topic.rpartition(":")[2] in self.public
+    handlers: ClassVar[dict[str, Handler]] = {}
+    """`Aggregate.Event` name → (self, domain event, common fields) → its contract event.
+    Events without a handler are internal: the relay skips them without decoding them."""
 
     def __init__(self, application: TracedApplication) -> None:
         self.application = application
+
+    def publishes(self, topic: str) -> bool:
+        return topic.rpartition(":")[2] in self.handlers
 
     def state_at(self, event: Any) -> Any:
         """The aggregate as it stood just after `event`."""
@@ -28,11 +31,7 @@ class Translator:
         )
 
     def __call__(self, event: Any, event_id: str) -> ContractEvent | None:
-        common: dict[str, Any] = {"event_id": event_id, "occurred_at": event.timestamp}
-        return self.translate(type(event).__qualname__, event, common)
-
-    def translate(
-        self, event_type: str, event: Any, common: dict[str, Any]
-    ) -> ContractEvent | None:
-        """The contract event for a domain event of type `Aggregate.Event`, or None."""
-        raise NotImplementedError
+        handler = self.handlers.get(type(event).__qualname__)
+        if handler is None:
+            return None
+        return handler(self, event, {"event_id": event_id, "occurred_at": event.timestamp})

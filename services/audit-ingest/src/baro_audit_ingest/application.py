@@ -30,6 +30,7 @@ from baro_audit_ingest.referential import (
     default_referential,
     measure_problems,
 )
+from baro_chassis.errors import validation_problems
 from baro_chassis.eventstore import TracedApplication, retry_on_conflict
 from baro_chassis.service import Clock, utc_now
 from baro_contracts import registration_v1 as reg
@@ -101,7 +102,7 @@ class AuditApplication(TracedApplication):
 
     def on_structure_registered(self, registered: reg.StructureRegistered) -> bool:
         def attempt() -> bool:
-            edition = self._edition(registered.edition)
+            edition = self.edition(registered.edition)
             structure_id = PanelStructure.create_id(registered.registration_id)
             if self.find(PanelStructure, structure_id) is not None:
                 return False
@@ -124,7 +125,7 @@ class AuditApplication(TracedApplication):
 
     def on_site_added(self, added: reg.SiteAdded) -> bool:
         def attempt() -> bool:
-            structure = self._structure(added.edition, added.registration_id)
+            structure = self.structure(added.edition, added.registration_id)
             if not structure.add_site(_site(added.site)):
                 return False
             self.save(structure)
@@ -149,8 +150,8 @@ class AuditApplication(TracedApplication):
         self, year: int, registration_id: UUID, participation: str, physical_visit: bool
     ) -> bool:
         def attempt() -> bool:
-            edition = self._edition(year)
-            structure = self._structure(year, registration_id)
+            edition = self.edition(year)
+            structure = self.structure(year, registration_id)
             joined = structure.join_panel(participation, physical_visit)
             planned = edition.registration_closed_at is not None and structure.issue_plan(
                 edition, self.clock()
@@ -165,12 +166,12 @@ class AuditApplication(TracedApplication):
         """Record the close and issue the plan of every structure in the panel, at once."""
 
         def attempt() -> int:
-            edition = self._edition(closed.edition)
+            edition = self.edition(closed.edition)
             edition.close_registration(closed.closed_at)
             granted = set(closed.granted)
             planned = []
             for registration_id in edition.registration_ids:
-                structure = self._structure(closed.edition, registration_id)
+                structure = self.structure(closed.edition, registration_id)
                 if registration_id in granted:
                     structure.join_panel("free", False)
                 if structure.issue_plan(edition, closed.closed_at):
@@ -185,7 +186,7 @@ class AuditApplication(TracedApplication):
 
     def publish_referential(self, year: int, document: ReferentialDocument) -> AuditEdition:
         def attempt() -> AuditEdition:
-            edition = self._edition(year)
+            edition = self.edition(year)
             edition.publish_referential(document, self.clock())
             self.save(edition)
             return edition
@@ -194,7 +195,7 @@ class AuditApplication(TracedApplication):
             return retry_on_conflict(attempt)
 
     def referential(self, year: int, version: int | None = None) -> tuple[AuditEdition, int]:
-        edition = self._edition(year)
+        edition = self.edition(year)
         version = version or edition.referential_version
         if not 1 <= version <= edition.referential_version:
             raise NotFound(
@@ -206,7 +207,7 @@ class AuditApplication(TracedApplication):
         self, year: int, channel_mix: dict[str, int], seed: str, auditors: list[str]
     ) -> AuditEdition:
         def attempt() -> AuditEdition:
-            edition = self._edition(year)
+            edition = self.edition(year)
             edition.change_plan_settings(channel_mix, seed, auditors)
             self.save(edition)
             return edition
@@ -216,35 +217,23 @@ class AuditApplication(TracedApplication):
 
     # --- plans and probes ---------------------------------------------------------------
 
-    def edition(self, year: int) -> AuditEdition:
-        return self._edition(year)
-
-    def structure(self, year: int, registration_id: UUID) -> PanelStructure:
-        return self._structure(year, registration_id)
-
     def record_probe(
         self, year: int, submission: ProbeSubmission, recorded_by: str
-    ) -> tuple[Probe, bool]:
-        """Record a probe; returns it and whether it is new (False: the same probe again).
-
-        The one-at-a-time path; `ProbeWriter` records concurrent probes in shared commits.
-        """
-        probe, created, _ = self.record_probe_alone(year, submission, recorded_by)
-        return probe, created
-
-    def record_probe_alone(
-        self, year: int, submission: ProbeSubmission, recorded_by: str
     ) -> tuple[Probe, bool, PanelStructure | None]:
-        """`record_probe`, also returning the structure as saved (None if nothing was)."""
+        """Record one probe on its own: the probe, whether it is new (False: the same probe
+        again) and its structure as saved (None when nothing was saved).
+
+        `ProbeWriter` records concurrent probes in shared commits, and uses this for the rest.
+        """
 
         def attempt() -> tuple[Probe, bool, PanelStructure | None]:
             existing = self.existing_probe(year, submission)
             if existing is not None:
                 return existing, False, None
             frozen = self._frozen.get(year)
-            edition = frozen.edition if frozen else self._edition(year)
+            edition = frozen.edition if frozen else self.edition(year)
             document = frozen.referential if frozen else self._document(edition, None)
-            structure = self._structure(year, submission.registration_id)
+            structure = self.structure(year, submission.registration_id)
             probe = self._new_probe(edition, document, structure, submission, recorded_by)
             if frozen is None:
                 edition.freeze(probe.recorded_at)
@@ -361,15 +350,14 @@ class AuditApplication(TracedApplication):
     ) -> Probe:
         def attempt() -> Probe:
             probe = self.probe(year, probe_id)
-            edition = self._edition(year)
+            edition = self.edition(year)
             document = self._document(edition, probe.referential_version)
             merged_measures = {**probe.measures, **measures}
             try:
                 parsed = Measures.model_validate(merged_measures)
             except ValidationError as exc:
-                raise InvalidInput.of(
-                    [(f"measures.{'.'.join(map(str, e['loc']))}", e["msg"]) for e in exc.errors()]
-                ) from exc
+                problems = validation_problems(exc.errors())
+                raise InvalidInput.of([(f"measures.{f}", r) for f, r in problems]) from exc
             channel = Channel(probe.channel)
             problems = measure_problems(channel, parsed)
             problems += consistency_problems(document, {**probe.answers, **answers}, parsed)
@@ -391,12 +379,12 @@ class AuditApplication(TracedApplication):
     def probe(self, year: int, probe_id: UUID) -> Probe:
         probe = self.find(Probe, Probe.create_id(probe_id))
         if probe is None or probe.year != year:
-            self._edition(year)
+            self.edition(year)
             raise NotFound(f"probe {probe_id} does not exist in edition {year}")
         return probe
 
     def probes_of(self, year: int, registration_id: UUID) -> list[Probe]:
-        structure = self._structure(year, registration_id)
+        structure = self.structure(year, registration_id)
         found = (
             self.find(Probe, Probe.create_id(pid)) for _, pid in sorted(structure.probes.items())
         )
@@ -404,7 +392,7 @@ class AuditApplication(TracedApplication):
 
     # --- loading ------------------------------------------------------------------------
 
-    def _edition(self, year: int) -> AuditEdition:
+    def edition(self, year: int) -> AuditEdition:
         edition = self.find(AuditEdition, AuditEdition.create_id(year))
         if edition is None:
             raise NotFound(
@@ -413,10 +401,10 @@ class AuditApplication(TracedApplication):
             )
         return edition
 
-    def _structure(self, year: int, registration_id: UUID) -> PanelStructure:
+    def structure(self, year: int, registration_id: UUID) -> PanelStructure:
         structure = self.find(PanelStructure, PanelStructure.create_id(registration_id))
         if structure is None or structure.year != year:
-            self._edition(year)
+            self.edition(year)
             raise NotFound(
                 f"registration {registration_id} is unknown in edition {year}",
                 "registration_id",

@@ -118,7 +118,7 @@ class ProbeWriter:
         registration_id = pending.submission.registration_id
         self._structures.pop(registration_id, None)
         try:
-            probe, created, structure = self.application.record_probe_alone(
+            probe, created, structure = self.application.record_probe(
                 pending.year, pending.submission, pending.recorded_by
             )
         except Exception as exc:
