@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sysconfig
 import time
@@ -15,6 +16,7 @@ import psutil
 import pytest
 
 from baro_chassis.embedded import free_port
+from baro_chassis.settings import SERVICE_PORTS
 
 pytestmark = pytest.mark.e2e
 
@@ -80,13 +82,30 @@ class Stack:
             self.process.kill()
 
 
+def port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_service_offset() -> int:
+    """A BARO_PORT_OFFSET that puts every service on a free port, not only the first."""
+    while True:
+        offset = free_port() - SERVICE_PORTS["registration"]
+        if all(port_is_free(port + offset) for port in SERVICE_PORTS.values()):
+            return offset
+
+
 @pytest.fixture
 def stack_env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("NATS_URL", "DATABASE_URL")}
     env.update(
         BARO_NATS_PORT=str(free_port()),
         BARO_POSTGRES_PORT=str(free_port()),
-        BARO_PORT_OFFSET=str(free_port() - 8001),
+        BARO_PORT_OFFSET=str(free_service_offset()),
         BARO_DEMO="0",
     )
     return env

@@ -49,6 +49,11 @@ def _reason(error: Any) -> str:
     return message.removeprefix("Value error, ")
 
 
+def busy(exc: Contention) -> ApiError:
+    """The refusal for a command that kept losing the race for its aggregates."""
+    return ApiError(503, "busy", f"too many simultaneous changes, try again ({exc})")
+
+
 def validation_problems(validation_errors: Sequence[Any]) -> list[tuple[str, str]]:
     """pydantic's errors as (field path, reason) pairs."""
     return [(_field_path(e.get("loc", ())), _reason(e)) for e in validation_errors]
@@ -71,8 +76,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Contention)
     async def contention(_: Request, exc: Contention) -> JSONResponse:
-        error = ApiError(503, "busy", f"too many simultaneous changes, try again ({exc})")
-        return JSONResponse(error.body(), status_code=503, headers={"Retry-After": "1"})
+        error = busy(exc)
+        return JSONResponse(error.body(), status_code=error.status, headers={"Retry-After": "1"})
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:

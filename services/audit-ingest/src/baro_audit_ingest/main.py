@@ -26,7 +26,7 @@ from baro_audit_ingest.consumers import start_consumer
 from baro_audit_ingest.recording import (
     LocalRecorder,
     RemoteRecorder,
-    run_writer_process,
+    answer_probe_requests,
     stop_when_told_or_orphaned,
 )
 from baro_audit_ingest.translation import AuditTranslator
@@ -49,6 +49,30 @@ def build_application(settings: Settings, clock: Clock = utc_now) -> AuditApplic
 
 def build_relay(settings: Settings, application: AuditApplication) -> Relay:
     return relay_for(settings, application, AuditTranslator, AUDIT_STREAM)
+
+
+@contextlib.asynccontextmanager
+async def recording_side(
+    settings: Settings, application: AuditApplication, *, run_relay: bool, run_consumer: bool
+) -> AsyncIterator[ProbeWriter]:
+    """What records probes and publishes events: the probe writer, the relay and the
+    registration consumer, in the API's process or in the probe writer process."""
+    writer = ProbeWriter(application)
+    writer.start()
+    stop = asyncio.Event()
+    relay_task = (
+        asyncio.create_task(build_relay(settings, application).run(stop)) if run_relay else None
+    )
+    consumer = await start_consumer(application, settings.nats_url) if run_consumer else None
+    try:
+        yield writer
+    finally:
+        stop.set()
+        if consumer is not None:
+            await consumer.stop()
+        if relay_task is not None:
+            await relay_task
+        await asyncio.to_thread(writer.stop)
 
 
 def create_app(
@@ -78,23 +102,13 @@ def create_app(
                 await nc.drain()
                 application.close()
             return
-        writer = ProbeWriter(application)
-        writer.start()
-        app.state.recorder = LocalRecorder(writer)
-        stop = asyncio.Event()
-        relay_task = (
-            asyncio.create_task(build_relay(settings, application).run(stop)) if run_relay else None
-        )
-        consumer = await start_consumer(application, settings.nats_url) if run_consumer else None
         try:
-            yield
+            async with recording_side(
+                settings, application, run_relay=run_relay, run_consumer=run_consumer
+            ) as writer:
+                app.state.recorder = LocalRecorder(writer)
+                yield
         finally:
-            stop.set()
-            if consumer is not None:
-                await consumer.stop()
-            if relay_task is not None:
-                await relay_task
-            await asyncio.to_thread(writer.stop)
             application.close()
 
     app = create_service_app(
@@ -120,17 +134,13 @@ async def run_writer(settings: Settings, *, run_relay: bool = True) -> None:
     application = await asyncio.to_thread(build_application, settings)
     stop = asyncio.Event()
     watcher = asyncio.create_task(stop_when_told_or_orphaned(stop))
-    relay_task = (
-        asyncio.create_task(build_relay(settings, application).run(stop)) if run_relay else None
-    )
-    consumer = await start_consumer(application, settings.nats_url)
     try:
-        await run_writer_process(application, settings.nats_url, stop)
+        async with recording_side(
+            settings, application, run_relay=run_relay, run_consumer=True
+        ) as writer:
+            await answer_probe_requests(writer, settings.nats_url, stop)
     finally:
         stop.set()
-        await consumer.stop()
-        if relay_task is not None:
-            await relay_task
         await watcher
         application.close()
 

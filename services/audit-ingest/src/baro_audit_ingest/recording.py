@@ -22,10 +22,10 @@ from nats.aio.msg import Msg
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 
-from baro_audit_ingest.application import AuditApplication
 from baro_audit_ingest.domain import AuditError
 from baro_audit_ingest.schemas import ProbeIn, ProbeOut, refusal_body
 from baro_audit_ingest.writer import ProbeWriter
+from baro_chassis.errors import busy
 from baro_chassis.eventstore import Contention
 from baro_chassis.nats import connect
 
@@ -59,8 +59,8 @@ async def record_with(
     except AuditError as refusal:
         return Recorded(refusal.status, json.dumps(refusal_body(refusal)).encode())
     except Contention as exc:
-        body = {"error": "busy", "message": f"too many simultaneous changes ({exc})", "errors": []}
-        return Recorded(503, json.dumps(body).encode())
+        error = busy(exc)
+        return Recorded(error.status, json.dumps(error.body()).encode())
     return Recorded(201 if created else 200, ProbeOut.of(recorded).model_dump_json().encode())
 
 
@@ -155,19 +155,14 @@ class WriterEndpoint:
         await self.nc.publish(msg.reply, recorded.body, headers={STATUS: str(recorded.status)})
 
 
-async def run_writer_process(
-    application: AuditApplication, nats_url: str, stop: asyncio.Event
-) -> None:
-    """The probe writer process's work until `stop`: answer probe requests."""
-    writer = ProbeWriter(application)
-    writer.start()
+async def answer_probe_requests(writer: ProbeWriter, nats_url: str, stop: asyncio.Event) -> None:
+    """The probe writer process's work until `stop`: answer the API's probe requests."""
     nc = await connect(nats_url, "audit-ingest-probe-writer")
     try:
         await WriterEndpoint(writer, nc).start()
         await stop.wait()
     finally:
         await nc.drain()
-        await asyncio.to_thread(writer.stop)
 
 
 async def stop_when_told_or_orphaned(stop: asyncio.Event) -> None:

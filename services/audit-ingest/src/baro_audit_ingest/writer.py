@@ -52,7 +52,6 @@ class ProbeWriter:
         self._structures: OrderedDict[UUID, PanelStructure] = OrderedDict()
         self._thread = threading.Thread(target=self._run, name="probe-writer", daemon=True)
         self.batches = 0  # shared commits made
-        self.fallbacks = 0  # shared commits that conflicted and were tried again
 
     def start(self) -> None:
         self._thread.start()
@@ -95,7 +94,6 @@ class ProbeWriter:
                 self._write_together([p for p in batch if not p.future.done()])
             except IntegrityError:
                 # Most often another process wrote one of the structures: read them afresh.
-                self.fallbacks += 1
                 self._forget(batch)
                 self._write_together([p for p in batch if not p.future.done()])
         except IntegrityError:

@@ -19,7 +19,8 @@ from audit_builders import (
 )
 from baro_audit_ingest.consumers import apply_registration_event
 from baro_audit_ingest.main import build_application, create_app
-from baro_audit_ingest.recording import run_writer_process
+from baro_audit_ingest.recording import answer_probe_requests
+from baro_audit_ingest.writer import ProbeWriter
 from baro_chassis.settings import Settings
 from baro_chassis.testing import Tokens
 from baro_contracts import registration_v1 as reg
@@ -44,9 +45,12 @@ class WriterProcess:
         for event in self.events:
             apply_registration_event(application, event)
         self.ready.set()
+        writer = ProbeWriter(application)
+        writer.start()
         try:
-            await run_writer_process(application, self.settings.nats_url, self.stop)
+            await answer_probe_requests(writer, self.settings.nats_url, self.stop)
         finally:
+            await asyncio.to_thread(writer.stop)
             application.close()
 
     def __enter__(self) -> WriterProcess:
