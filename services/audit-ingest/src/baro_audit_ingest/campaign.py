@@ -146,7 +146,7 @@ Line = tuple[int, dict[str, Any]]
 """A probe of the file, with its line number."""
 
 
-def parse_line(number: int, text: str) -> tuple[int, dict[str, Any]]:
+def parse_line(text: str) -> tuple[int, dict[str, Any]]:
     """(edition, probe) from one line; ValueError says why it is not a probe."""
     try:
         probe = json.loads(text)
@@ -170,42 +170,48 @@ async def _post_batch(
         except httpx.TransportError as exc:
             reason = f"the service did not answer ({exc!r})"
         else:
-            if response.status_code != 200:
+            if response.status_code == 200:
+                waiting, reason = _count(waiting, response.json()["results"], report, bar)
+                if not waiting:
+                    return
+            else:
                 reason = _reason(response)
                 if response.status_code not in RETRYABLE:
                     break
-            else:
-                again = []
-                for (number, probe), result in zip(
-                    waiting, response.json()["results"], strict=True
-                ):
-                    status = result["status"]
-                    if status == 201:
-                        report.recorded += 1
-                    elif status == 200:
-                        report.already_present += 1
-                    elif status in RETRYABLE:
-                        again.append((number, probe))
-                        reason = f"{status} {result['error']['message']}"
-                    else:
-                        error = result["error"]
-                        _reject(
-                            report, bar, number, f"{status} {error['error']}: {error['message']}"
-                        )
-                bar.update(len(waiting) - len(again))
-                waiting = again
-                if not waiting:
-                    return
         await asyncio.sleep(0.2 * 2**attempt)
     for number, _ in waiting:
         _reject(report, bar, number, reason)
     bar.update(len(waiting))
 
 
+def _count(
+    sent: list[Line], results: list[dict[str, Any]], report: ImportReport, bar: tqdm
+) -> tuple[list[Line], str]:
+    """Account for each probe's result; returns those to send again, and why."""
+    again: list[Line] = []
+    reason = ""
+    for (number, probe), result in zip(sent, results, strict=True):
+        status = result["status"]
+        if status == 201:
+            report.recorded += 1
+        elif status == 200:
+            report.already_present += 1
+        elif status in RETRYABLE:
+            again.append((number, probe))
+            reason = _refusal(status, result["error"])
+        else:
+            _reject(report, bar, number, _refusal(status, result["error"]))
+    bar.update(len(sent) - len(again))
+    return again, reason
+
+
+def _refusal(status: int, body: dict[str, Any]) -> str:
+    return f"{status} {body['error']}: {body['message']}"
+
+
 def _reason(response: httpx.Response) -> str:
     try:
-        body = response.json()
-        return f"{response.status_code} {body['error']}: {body['message']}"
+        return _refusal(response.status_code, response.json())
     except (ValueError, KeyError, TypeError):
         return f"{response.status_code}: {response.text[:300]}"
 
@@ -240,7 +246,7 @@ async def import_probes(
         current: tuple[int, list[Line]] | None = None
         for number, text in lines:
             try:
-                edition, probe = parse_line(number, text)
+                edition, probe = parse_line(text)
             except ValueError as exc:
                 _reject(report, bar, number, str(exc))
                 bar.update()
