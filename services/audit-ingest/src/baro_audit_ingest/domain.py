@@ -346,8 +346,10 @@ class Probe(Aggregate):
         self.auditor_id = auditor_id
         self.performed_at = performed_at
         self.referential_version = referential_version
-        self.answers = answers
-        self.measures = measures
+        self.recorded_answers = answers  # as recorded: corrections never change these
+        self.recorded_measures = measures
+        self.answers = dict(answers)  # current: each correction applied
+        self.measures = dict(measures)
         self.recorded_at = recorded_at
         self.recorded_by = recorded_by
         self.corrections: list[dict[str, Any]] = []
@@ -363,17 +365,9 @@ class Probe(Aggregate):
             "channel": self.channel,
             "auditor_id": self.auditor_id,
             "performed_at": self.performed_at,
-            "answers": self.original_answers,
-            "measures": self.original_measures,
+            "answers": self.recorded_answers,
+            "measures": self.recorded_measures,
         }
-
-    @property
-    def original_answers(self) -> dict[str, Any]:
-        return self.answers if not self.corrections else self.corrections[0]["before_answers"]
-
-    @property
-    def original_measures(self) -> dict[str, Any]:
-        return self.measures if not self.corrections else self.corrections[0]["before_measures"]
 
     @property
     def revision(self) -> int:
@@ -395,7 +389,7 @@ class Probe(Aggregate):
             raise InvalidInput("a correction changes at least one answer or measure", "answers")
         channel = Channel(self.channel)
         problems: list[Problem] = []
-        for code, _value in answers.items():
+        for code in answers:
             item = document.by_code.get(code)
             if item is None or item.channel is not channel:
                 problems.append(
@@ -433,8 +427,6 @@ class Probe(Aggregate):
                 "reason": reason,
                 "corrected_by": corrected_by,
                 "corrected_at": corrected_at,
-                "before_answers": dict(self.answers),
-                "before_measures": dict(self.measures),
             }
         )
         self.answers = {**self.answers, **answers}

@@ -240,8 +240,8 @@ class ProbeOut(BaseModel):
             at=probe.recorded_at,
             by=probe.recorded_by,
             reason=None,
-            answers=probe.original_answers,
-            measures=probe.original_measures,
+            answers=probe.recorded_answers,
+            measures=probe.recorded_measures,
         )
         corrections = [
             RevisionOut(
