@@ -127,6 +127,17 @@ async def current_principal(
     return decode_token(request.app.state.settings.jwt_secret, credentials.credentials)
 
 
+async def optional_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal | None:
+    """The caller's principal, or None for a call without a token (for what is public once
+    published); a token that is sent must be valid."""
+    if credentials is None:
+        return None
+    return await current_principal(request, credentials)
+
+
 def require(*roles: Role, structure: bool = False) -> Callable[..., Awaitable[Principal]]:
     """A dependency admitting the given roles and, if `structure`, any structure token.
 

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
+import sysconfig
 from datetime import timedelta
 from pathlib import Path
 from uuid import UUID
 
 from baro_chassis.auth import Role, issue_token
 from baro_chassis.settings import DEV_ONLY_JWT_SECRET
+
+REPLAYABLE = ("scoring",)
 
 
 def _token(args: argparse.Namespace) -> int:
@@ -36,6 +40,15 @@ def _up(args: argparse.Namespace) -> int:
     return up(Path(args.data_dir).resolve())
 
 
+def _replay(args: argparse.Namespace) -> int:
+    """Hand over to the service's own `replay` command (the chassis imports no service)."""
+    script = Path(sysconfig.get_path("scripts")) / f"baro-{args.service}"
+    if not script.exists():
+        print(f"the {args.service} service is not installed here", file=sys.stderr)
+        return 2
+    return subprocess.call([str(script), "replay", *args.arguments])
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="baro", description="Citizen Experience Barometer")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -50,6 +63,15 @@ def main(argv: list[str] | None = None) -> None:
     stack = sub.add_parser("up", help="run the whole backend locally (Ctrl-C stops it)")
     stack.add_argument("--data-dir", default=".data", help="where the servers keep their data")
     stack.set_defaults(run=_up)
+
+    replay = sub.add_parser(
+        "replay",
+        help="rebuild a service's results from the retained streams "
+        "(`baro replay scoring --edition 2027 [--swap]`; `baro-scoring replay -h` for more)",
+    )
+    replay.add_argument("service", choices=REPLAYABLE)
+    replay.add_argument("arguments", nargs=argparse.REMAINDER)
+    replay.set_defaults(run=_replay)
 
     args = parser.parse_args(argv)
     sys.exit(args.run(args))

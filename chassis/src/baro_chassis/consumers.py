@@ -4,6 +4,8 @@ and the dead-letter subject where a consumer puts what it refuses."""
 from __future__ import annotations
 
 from faststream.nats import JStream, NatsBroker, NatsMessage
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
 from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 from opentelemetry import trace
 
@@ -45,11 +47,26 @@ def dead_letter_subject(consumer: str, subject: str) -> str:
 async def dead_letter(broker: NatsBroker, msg: NatsMessage, consumer: str, reason: str) -> None:
     """Keep a refused message, with why, on the dead-letter stream; then stop its redelivery."""
     raw = msg.raw_message
-    headers = {k: v for k, v in (raw.headers or {}).items() if k != "Nats-Msg-Id"}
     await broker.publish(
         raw.data,
         dead_letter_subject(consumer, raw.subject),
-        headers={**headers, DEAD_LETTER_REASON: reason[:1000]},
+        headers=_dead_letter_headers(raw, reason),
         stream=DEAD_LETTER_STREAM.name,
     )
     await msg.ack()
+
+
+async def dead_letter_raw(js: JetStreamContext, raw: Msg, consumer: str, reason: str) -> None:
+    """The same for a message a plain nats-py consumer fetched; the caller acknowledges it."""
+    await js.publish(
+        dead_letter_subject(consumer, raw.subject),
+        raw.data,
+        headers=_dead_letter_headers(raw, reason),
+        stream=DEAD_LETTER_STREAM.name,
+    )
+
+
+def _dead_letter_headers(raw: Msg, reason: str) -> dict[str, str]:
+    # Without the original message id: JetStream would drop it as a duplicate otherwise.
+    headers = {k: v for k, v in (raw.headers or {}).items() if k != "Nats-Msg-Id"}
+    return {**headers, DEAD_LETTER_REASON: reason[:1000]}

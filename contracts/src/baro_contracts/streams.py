@@ -26,7 +26,13 @@ AUDIT_STREAM = StreamSpec(
     description="Public events of the audit-ingest service (all versions); retained for replay.",
 )
 
-STREAMS = {"registration": REGISTRATION_STREAM, "audit": AUDIT_STREAM}
+SCORING_STREAM = StreamSpec(
+    name="SCORING",
+    subjects=("scoring.>",),
+    description="Public events of the scoring service (all versions): published results.",
+)
+
+STREAMS = {"registration": REGISTRATION_STREAM, "audit": AUDIT_STREAM, "scoring": SCORING_STREAM}
 
 DEAD_LETTER_STREAM = StreamSpec(
     name="DEAD_LETTER",

@@ -1,0 +1,244 @@
+"""Thin HTTP routes over the read model and the publication."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+from uuid import UUID
+
+import asyncpg
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.responses import JSONResponse
+from nats.aio.client import Client
+
+from baro_chassis.auth import Principal, Role, ensure_registration, optional_principal, require
+from baro_chassis.errors import ApiError
+from baro_chassis.service import Clock
+from baro_contracts.registration_v1 import Category, Participation
+from baro_scoring.application import ScoringApplication
+from baro_scoring.consumers import backlog
+from baro_scoring.domain import Conflict, NotFound, ScoringError
+from baro_scoring.projections import (
+    Connection,
+    edition_known,
+    held_facts,
+    lines,
+    publication,
+    structure_document,
+)
+from baro_scoring.publication import publish_results
+from baro_scoring.results import EditionSummary, summarize
+from baro_scoring.views import kpis_view, mean_view, ranked_view, scores_view
+
+router = APIRouter(tags=["results"])
+
+STAFF = (Role.ADMIN, Role.REPLAY_AUDITOR)
+Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
+Staff = Annotated[Principal, Depends(require(*STAFF))]
+StaffOrStructure = Annotated[Principal, Depends(require(*STAFF, structure=True))]
+Anyone = Annotated[Principal | None, Depends(optional_principal)]
+
+
+async def database(request: Request) -> asyncpg.Pool:
+    pool: asyncpg.Pool = request.app.state.pool
+    return pool
+
+
+Pool = Annotated[asyncpg.Pool, Depends(database)]
+
+
+def install_domain_errors(app: FastAPI) -> None:
+    @app.exception_handler(ScoringError)
+    async def refused(_: Request, exc: ScoringError) -> JSONResponse:
+        status = 404 if isinstance(exc, NotFound) else 409
+        code = "not_found" if isinstance(exc, NotFound) else "conflict"
+        body = ApiError(status, code, exc.message, field=exc.field).body()
+        return JSONResponse(body, status_code=status)
+
+
+async def _edition(conn: Connection, year: int) -> tuple[EditionSummary, bool]:
+    """The edition's summary, and whether its results are published; 404 if unknown."""
+    if not await edition_known(conn, year):
+        raise NotFound(
+            f"scoring has received no event of edition {year}: check the year, or wait for "
+            "registration and audit-ingest to publish it",
+            "year",
+        )
+    published = await publication(conn, year) is not None
+    return summarize(year, await lines(conn, year)), published
+
+
+def _staff_or_published(principal: Principal | None, published: bool, what: str) -> None:
+    if published or (principal is not None and principal.has_any(frozenset(STAFF))):
+        return
+    if principal is None:
+        raise ApiError(
+            401,
+            "unauthorized",
+            f"the {what} are public once the edition's results are published; until then "
+            "send an admin or replay-auditor bearer token",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    raise ApiError(
+        403,
+        "forbidden",
+        f"the {what} are public once published; until then they need the admin or "
+        "replay-auditor role",
+    )
+
+
+@router.get("/editions/{year}/scores/{registration_id}")
+async def structure_scores(
+    year: int, registration_id: UUID, principal: StaffOrStructure, pool: Pool
+) -> dict[str, Any]:
+    """A structure's scores. Its own token sees only its own; a free participant gets its
+    channel averages and the peer comparison, a paid one everything."""
+    ensure_registration(principal, registration_id, *STAFF)
+    async with pool.acquire() as conn:
+        summary, published = await _edition(conn, year)
+        document = await structure_document(conn, year, registration_id)
+    if document is None or document["category"] is None:
+        raise NotFound(
+            f"registration {registration_id} has no score in edition {year} yet: it is not "
+            "in the panel, or no probe of it has been recorded",
+            "registration_id",
+        )
+    full = principal.has_any(frozenset(STAFF)) or (
+        document["participation"] == Participation.PAID.value
+    )
+    return scores_view(year, document, summary, full=full, published=published)
+
+
+@router.get("/editions/{year}/scores")
+async def all_scores(year: int, _: Staff, pool: Pool) -> dict[str, Any]:
+    """Every structure's global score and progress, by category then score."""
+    async with pool.acquire() as conn:
+        summary, published = await _edition(conn, year)
+        structures = await lines(conn, year)
+    entries = {e.line.registration_id: e for r in summary.rankings.values() for e in r}
+    return {
+        "edition": year,
+        "published": published,
+        "structures": [
+            {
+                **(
+                    ranked_view(entries[line.registration_id])
+                    if line.registration_id in entries
+                    else {
+                        "registration_id": str(line.registration_id),
+                        "name": line.name,
+                        "category": line.category,
+                        "global": None,
+                        "rank": None,
+                        "complete": line.complete,
+                        "probes": line.probes,
+                        "planned": line.planned,
+                    }
+                ),
+                "participation": line.participation,
+            }
+            for line in sorted(
+                structures, key=lambda line: (line.category or "", str(line.registration_id))
+            )
+        ],
+    }
+
+
+@router.get("/editions/{year}/rankings")
+async def rankings(
+    year: int,
+    _: Staff,
+    pool: Pool,
+    category: Annotated[Category | None, Query(description="One category; all when absent")] = None,
+) -> dict[str, Any]:
+    """Per category: complete structures ranked by global score (ties broken by the
+    processing step; equal on both, the rank is shared), then incomplete ones, unranked."""
+    async with pool.acquire() as conn:
+        summary, published = await _edition(conn, year)
+    wanted = [category.value] if category else sorted(summary.rankings)
+    return {
+        "edition": year,
+        "published": published,
+        "rankings": {
+            c: {
+                "mean": mean_view(summary.categories.get(c)),
+                "structures": [ranked_view(entry) for entry in summary.rankings.get(c, [])],
+            }
+            for c in wanted
+        },
+    }
+
+
+@router.get("/editions/{year}/laureates")
+async def laureates(year: int, principal: Anyone, pool: Pool) -> dict[str, Any]:
+    """The best complete structure of each category; joint when tied on both scores."""
+    async with pool.acquire() as conn:
+        summary, published = await _edition(conn, year)
+    _staff_or_published(principal, published, "laureates")
+    by_category: dict[str, list[Any]] = {}
+    for entry in summary.laureates:
+        by_category.setdefault(entry.category, []).append(entry)
+    return {
+        "edition": year,
+        "published": published,
+        "laureates": [
+            {**ranked_view(entry), "joint": len(by_category[entry.category]) > 1}
+            for entry in summary.laureates
+        ],
+        "categories_without_laureate": sorted({c.value for c in Category} - set(by_category)),
+    }
+
+
+@router.get("/editions/{year}/kpis")
+async def kpis(year: int, principal: Anyone, pool: Pool) -> dict[str, Any]:
+    """The national synthesis: means (national, per category, certified or not, per
+    channel) and the channel KPIs."""
+    async with pool.acquire() as conn:
+        summary, published = await _edition(conn, year)
+    _staff_or_published(principal, published, "KPIs")
+    return kpis_view(summary, published=published)
+
+
+@router.post("/editions/{year}/publish", status_code=201)
+async def publish(year: int, principal: Admin, request: Request, pool: Pool) -> dict[str, Any]:
+    """Freeze the edition's results and publish them with their fingerprint. Refused while
+    scoring is still applying events from registration or audit-ingest."""
+    nc: Client = request.app.state.nats
+    waiting = {name: count for name, count in (await backlog(nc)).items() if count}
+    if waiting:
+        detail = ", ".join(
+            f"{name}: {'not started' if count < 0 else f'{count} events'}"
+            for name, count in waiting.items()
+        )
+        raise Conflict(
+            f"scoring has not applied every event yet ({detail}); publish again in a moment",
+            "year",
+        )
+    application: ScoringApplication = request.app.state.application
+    clock: Clock = request.app.state.clock
+    published = await publish_results(
+        pool, application, year, published_by=principal.subject, now=clock()
+    )
+    return {
+        **published.__dict__,
+        "published_at": published.published_at.isoformat(),
+    }
+
+
+@router.get("/editions/{year}/publication")
+async def get_publication(year: int, pool: Pool) -> dict[str, Any]:
+    """The edition's publication record (public): its fingerprint and what it includes."""
+    async with pool.acquire() as conn:
+        row = await publication(conn, year)
+        held = await held_facts(conn, year)
+    if row is None:
+        raise NotFound(f"edition {year}'s results are not published", "year")
+    return {
+        "edition": year,
+        "fingerprint": row["fingerprint"],
+        "method": row["method"],
+        "included_through": json.loads(row["included_through"]),
+        "published_at": row["published_at"].isoformat(),
+        "published_by": row["published_by"],
+        "events_after_publication": held,
+    }

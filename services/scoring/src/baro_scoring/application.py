@@ -1,0 +1,21 @@
+"""The scoring application's write side: publications, event-sourced so the relay can
+publish them. Everything else scoring holds is a projection (`projections.py`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from baro_chassis.eventstore import TracedApplication
+from baro_scoring.domain import EditionResults
+
+
+class ScoringApplication(TracedApplication):
+    name = "scoring"
+
+    def record_publication(self, **published: Any) -> EditionResults:
+        results = EditionResults(**published)
+        self.save(results)
+        return results
+
+    def publication(self, edition: int) -> EditionResults | None:
+        return self.find(EditionResults, EditionResults.create_id(edition))

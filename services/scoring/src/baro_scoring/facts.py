@@ -1,0 +1,146 @@
+"""The facts an edition's results are computed from: the registration and audit events
+scoring has received, gathered per structure. The results are a pure function of this set
+of events, whatever order they came in and however often: so redelivered or duplicated
+messages, live consumption and a replay years later all give the same numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from baro_contracts import audit_v1 as audit
+from baro_contracts import registration_v1 as reg
+from baro_contracts.base import ContractEvent
+
+
+def producer_position(event_id: str) -> tuple[str, int]:
+    """`registration:42` → ("registration", 42): the event's place in its producer's log."""
+    producer, _, position = event_id.rpartition(":")
+    return producer, int(position)
+
+
+def _position(event: ContractEvent) -> int:
+    return producer_position(event.event_id)[1]
+
+
+def _keep_earliest(facts: dict[Any, Any], key: Any, event: ContractEvent) -> None:
+    known = facts.get(key)
+    if known is None or _position(event) < _position(known):
+        facts[key] = event
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What registration says of a structure, as of its latest event."""
+
+    name: str
+    category: str
+    participation: str
+    certified: bool
+    status: str
+
+
+@dataclass
+class StructureFacts:
+    registration_id: UUID
+    registration_events: list[tuple[int, ContractEvent]] = field(default_factory=list)
+    plan: audit.PlanIssued | None = None
+    probes: dict[UUID, audit.ProbeRecorded] = field(default_factory=dict)
+    corrections: dict[UUID, dict[int, audit.ProbeCorrected]] = field(default_factory=dict)
+
+    @property
+    def profile(self) -> Profile | None:
+        """Registration's events folded in their producer's order; None before the structure's
+        registration has arrived."""
+        profile: dict[str, Any] | None = None
+        for _, event in sorted(self.registration_events, key=lambda pair: pair[0]):
+            if isinstance(event, reg.StructureRegistered):
+                profile = {
+                    "name": event.structure_name,
+                    "category": event.category.value,
+                    "participation": event.participation.value,
+                    "certified": bool(event.certifications),
+                    "status": event.status.value,
+                }
+            elif profile is None:
+                continue
+            elif isinstance(event, reg.FreePlaceDecided):
+                profile["status"] = event.status.value
+            elif isinstance(event, reg.SwitchedToPaid):
+                profile["participation"] = event.participation.value
+                profile["status"] = event.status.value
+        return Profile(**profile) if profile is not None else None
+
+    def current_probes(self) -> list[tuple[audit.ProbeRecorded, dict[str, Any], dict[str, Any]]]:
+        """Each probe with its answers and measures as last corrected, in probe id order."""
+        current = []
+        for probe_id in sorted(self.probes):
+            probe = self.probes[probe_id]
+            answers: dict[str, Any] = dict(probe.answers)
+            measures = probe.measures.model_dump()
+            for revision in sorted(self.corrections.get(probe_id, {})):
+                correction = self.corrections[probe_id][revision]
+                answers.update(correction.answers)
+                measures.update(correction.measures)
+            current.append((probe, answers, measures))
+        return current
+
+
+@dataclass
+class EditionFacts:
+    edition: int
+    referentials: dict[int, audit.ReferentialPublished] = field(default_factory=dict)
+    structures: dict[UUID, StructureFacts] = field(default_factory=dict)
+    _items: dict[int, dict[str, audit.Item]] = field(default_factory=dict, repr=False)
+
+    def structure(self, registration_id: UUID) -> StructureFacts:
+        facts = self.structures.get(registration_id)
+        if facts is None:
+            facts = self.structures[registration_id] = StructureFacts(registration_id)
+        return facts
+
+    def items(self, referential_version: int) -> Mapping[str, audit.Item]:
+        """The items of that referential version by code (empty if it has not arrived)."""
+        items = self._items.get(referential_version)
+        if items is None:
+            referential = self.referentials.get(referential_version)
+            if referential is None:
+                return {}
+            items = self._items[referential_version] = {i.code: i for i in referential.items}
+        return items
+
+    def add(self, event: ContractEvent) -> None:
+        """Take one event in; events scoring does not use are ignored. Should the producer
+        ever send two events for one fact, the earlier in its log wins, whatever the order
+        they arrive in."""
+        match event:
+            case audit.ReferentialPublished():
+                _keep_earliest(self.referentials, event.referential_version, event)
+                self._items.pop(event.referential_version, None)
+            case audit.PlanIssued():
+                facts = self.structure(event.registration_id)
+                if facts.plan is None or _position(event) < _position(facts.plan):
+                    facts.plan = event
+            case audit.ProbeRecorded():
+                _keep_earliest(self.structure(event.registration_id).probes, event.probe_id, event)
+            case audit.ProbeCorrected():
+                corrections = self.structure(event.registration_id).corrections
+                _keep_earliest(corrections.setdefault(event.probe_id, {}), event.revision, event)
+            case (
+                reg.StructureRegistered()
+                | reg.FreePlaceDecided()
+                | reg.SwitchedToPaid()
+                | reg.SiteAdded()
+            ):
+                _, position = producer_position(event.event_id)
+                events = self.structure(event.registration_id).registration_events
+                if all(p != position for p, _ in events):
+                    events.append((position, event))
+
+    def add_all(self, events: Iterable[ContractEvent]) -> EditionFacts:
+        for event in events:
+            self.add(event)
+        return self

@@ -1,0 +1,37 @@
+"""The published results' fingerprint: SHA-256 over one canonical serialisation.
+
+Canonical: JSON with sorted keys, no spaces, UTF-8; every score in exact decimal text;
+structures in registration id order. Anyone holding the edition's events can recompute it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from baro_scoring.results import EditionSummary
+from baro_scoring.rules import METHOD
+
+
+def results_document(
+    edition: int, structures: Iterable[Mapping[str, Any]], summary: EditionSummary
+) -> dict[str, Any]:
+    """Every structure's scores, the rankings, the laureates, the means and the KPIs."""
+    return {
+        "edition": edition,
+        "method": METHOD,
+        "structures": sorted(structures, key=lambda s: str(s["registration_id"])),
+        "summary": summary.document(),
+    }
+
+
+def canonical(document: Mapping[str, Any]) -> bytes:
+    return json.dumps(
+        document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode()
+
+
+def fingerprint(document: Mapping[str, Any]) -> str:
+    return hashlib.sha256(canonical(document)).hexdigest()

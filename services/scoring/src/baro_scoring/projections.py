@@ -1,0 +1,367 @@
+"""The read model in PostgreSQL (asyncpg), in one schema: `live` for the service, a fresh
+`replay_<year>_<time>` schema for a replay.
+
+- `facts`: every registration.v1 and audit.v1 event received, once (keyed by its event id),
+  with `held` set on an event that arrived after its edition's results were published.
+- `structure_results`: each structure's scores, recomputed from the facts whenever one of
+  its facts arrives.
+- `consumer_positions`: how far each durable consumer got in its stream, written in the same
+  transaction as the facts it applied.
+- `publications`: each published edition's frozen results and fingerprint.
+
+Writers of one edition take its advisory lock first, so two consumers (or a publication)
+never recompute a structure from a stale view.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeAlias
+from uuid import UUID
+
+import asyncpg
+
+from baro_chassis.postgres import create_pool
+from baro_contracts.base import ContractEvent
+from baro_contracts.catalog import event_class
+from baro_scoring.facts import EditionFacts, producer_position
+from baro_scoring.fingerprint import fingerprint, results_document
+from baro_scoring.results import (
+    EditionSummary,
+    StructureLine,
+    StructureResult,
+    edition_results,
+    structure_result,
+    summarize,
+)
+
+if TYPE_CHECKING:
+    from asyncpg.pool import PoolConnectionProxy
+
+Connection: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
+
+LIVE_SCHEMA = "live"
+EDITION_LOCK = 7301
+REFERENTIAL = "audit.v1.referential_published"
+
+SCHEMA_DDL = """
+CREATE TABLE IF NOT EXISTS facts (
+    event_id text PRIMARY KEY,
+    producer text NOT NULL,
+    position bigint NOT NULL,
+    edition integer NOT NULL,
+    event_type text NOT NULL,
+    registration_id uuid,
+    body jsonb NOT NULL,
+    held boolean NOT NULL DEFAULT false,
+    received_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS facts_by_structure ON facts (edition, registration_id);
+CREATE TABLE IF NOT EXISTS structure_results (
+    edition integer NOT NULL,
+    registration_id uuid NOT NULL,
+    line jsonb NOT NULL,
+    document jsonb NOT NULL,
+    computed_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (edition, registration_id)
+);
+CREATE TABLE IF NOT EXISTS consumer_positions (
+    consumer text PRIMARY KEY,
+    stream_sequence bigint NOT NULL,
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS publications (
+    edition integer PRIMARY KEY,
+    fingerprint text NOT NULL,
+    method text NOT NULL,
+    included_through jsonb NOT NULL,
+    published_at timestamptz NOT NULL,
+    published_by text NOT NULL,
+    document jsonb NOT NULL
+);
+"""
+
+LINE_KEYS = (
+    "registration_id",
+    "name",
+    "category",
+    "participation",
+    "certified",
+    "complete",
+    "probes",
+    "planned",
+    "global",
+    "steps",
+    "channels",
+    "channel_probes",
+    "kpis",
+)
+
+
+@dataclass(frozen=True)
+class Fact:
+    """A received contract event, as stored."""
+
+    event: ContractEvent
+    body: str
+
+    @property
+    def registration_id(self) -> UUID | None:
+        value = getattr(self.event, "registration_id", None)
+        return value if isinstance(value, UUID) else None
+
+    def row(self, held: bool) -> tuple[Any, ...]:
+        producer, position = producer_position(self.event.event_id)
+        return (
+            self.event.event_id,
+            producer,
+            position,
+            self.event.edition,
+            self.event.event_type,  # type: ignore[attr-defined]
+            self.registration_id,
+            self.body,
+            held,
+        )
+
+
+def parse_fact(body: bytes | str) -> Fact:
+    """A contract event from its JSON; KeyError or ValidationError when it is not one."""
+    event_type = json.loads(body).get("event_type")
+    event = event_class(str(event_type)).model_validate_json(body)
+    return Fact(event, body.decode() if isinstance(body, bytes) else body)
+
+
+async def create_schema(conn: Connection, schema: str) -> None:
+    await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+    await conn.execute(f'SET search_path TO "{schema}"')
+    await conn.execute(SCHEMA_DDL)
+
+
+async def open_pool(database_url: str, schema: str) -> asyncpg.Pool:
+    """A pool whose connections read and write `schema`, created if needed."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        await create_schema(conn, schema)
+    finally:
+        await conn.close()
+    return await create_pool(database_url, server_settings={"search_path": schema})
+
+
+async def lock_editions(conn: Connection, editions: Iterable[int]) -> None:
+    for edition in sorted(set(editions)):
+        await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", EDITION_LOCK, edition)
+
+
+async def published_editions(conn: Connection, editions: Iterable[int]) -> set[int]:
+    rows = await conn.fetch(
+        "SELECT edition FROM publications WHERE edition = ANY($1::int[])", list(set(editions))
+    )
+    return {row["edition"] for row in rows}
+
+
+INSERT_FACTS = """
+INSERT INTO facts (event_id, producer, position, edition, event_type, registration_id, body, held)
+SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::int[], $5::text[], $6::uuid[],
+                     $7::jsonb[], $8::bool[])
+ON CONFLICT (event_id) DO NOTHING
+RETURNING edition, event_type, registration_id, held
+"""
+
+
+async def insert_facts(
+    conn: Connection, facts: Sequence[Fact], held_editions: set[int]
+) -> list[asyncpg.Record]:
+    """Store the facts not stored yet; the rows of those that were new."""
+    rows = [fact.row(fact.event.edition in held_editions) for fact in facts]
+    return await conn.fetch(INSERT_FACTS, *(list(column) for column in zip(*rows, strict=True)))
+
+
+_parsed_referentials: dict[str, ContractEvent] = {}
+
+
+def _parse_stored(event_id: str, event_type: str, body: str) -> ContractEvent:
+    # Referentials are big and never change: parse each once per process.
+    if event_type == REFERENTIAL:
+        known = _parsed_referentials.get(event_id)
+        if known is None:
+            known = _parsed_referentials[event_id] = event_class(event_type).model_validate_json(
+                body
+            )
+        return known
+    return event_class(event_type).model_validate_json(body)
+
+
+async def load_edition_facts(
+    conn: Connection, edition: int, registration_ids: Iterable[UUID] | None = None
+) -> EditionFacts:
+    """The edition's facts (not held): of those structures, or all of them."""
+    if registration_ids is None:
+        rows = await conn.fetch(
+            "SELECT event_id, event_type, body FROM facts WHERE edition = $1 AND NOT held",
+            edition,
+        )
+    else:
+        rows = await conn.fetch(
+            "SELECT event_id, event_type, body FROM facts WHERE edition = $1 AND NOT held "
+            "AND (registration_id = ANY($2::uuid[]) OR event_type = $3)",
+            edition,
+            list(registration_ids),
+            REFERENTIAL,
+        )
+    facts = EditionFacts(edition)
+    for row in rows:
+        facts.add(_parse_stored(row["event_id"], row["event_type"], row["body"]))
+    return facts
+
+
+def _line(document: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: document[key] for key in LINE_KEYS}
+
+
+UPSERT_RESULTS = """
+INSERT INTO structure_results (edition, registration_id, line, document, computed_at)
+SELECT $1, * FROM unnest($2::uuid[], $3::jsonb[], $4::jsonb[]), now()
+ON CONFLICT (edition, registration_id) DO UPDATE
+SET line = EXCLUDED.line, document = EXCLUDED.document, computed_at = EXCLUDED.computed_at
+"""
+
+
+async def write_results(conn: Connection, edition: int, results: Sequence[StructureResult]) -> None:
+    documents = [result.document() for result in results]
+    await conn.execute(
+        UPSERT_RESULTS,
+        edition,
+        [result.registration_id for result in results],
+        [json.dumps(_line(document)) for document in documents],
+        [json.dumps(document) for document in documents],
+    )
+
+
+async def recompute(conn: Connection, edition: int, registration_ids: set[UUID] | None) -> None:
+    """Recompute those structures' scores (all the edition's with None) from their facts."""
+    facts = await load_edition_facts(conn, edition, registration_ids)
+    if registration_ids is None:
+        results = edition_results(facts)
+    else:
+        results = [
+            structure_result(facts, facts.structures[r])
+            for r in sorted(registration_ids)
+            if r in facts.structures
+        ]
+    if results:
+        await write_results(conn, edition, results)
+
+
+async def apply_facts(
+    conn: Connection, facts: Sequence[Fact], consumer: str, stream_sequence: int
+) -> int:
+    """Store the facts, recompute what they change, record the consumer's position: all in
+    the caller's transaction. Returns how many facts were new."""
+    editions = {fact.event.edition for fact in facts}
+    await lock_editions(conn, editions)
+    held = await published_editions(conn, editions)
+    new = await insert_facts(conn, facts, held) if facts else []
+    # A new referential may change any structure of its edition; other facts, their own.
+    whole: set[int] = set()
+    some: dict[int, set[UUID]] = {}
+    for row in new:
+        if row["held"]:
+            continue
+        if row["event_type"] == REFERENTIAL:
+            whole.add(row["edition"])
+        elif row["registration_id"] is not None:
+            some.setdefault(row["edition"], set()).add(row["registration_id"])
+    for edition in sorted(whole | some.keys()):
+        await recompute(conn, edition, None if edition in whole else some[edition])
+    await conn.execute(
+        "INSERT INTO consumer_positions (consumer, stream_sequence) VALUES ($1, $2) "
+        "ON CONFLICT (consumer) DO UPDATE SET updated_at = now(), "
+        "stream_sequence = GREATEST(consumer_positions.stream_sequence, EXCLUDED.stream_sequence)",
+        consumer,
+        stream_sequence,
+    )
+    return len(new)
+
+
+async def lines(conn: Connection, edition: int) -> list[StructureLine]:
+    rows = await conn.fetch("SELECT line FROM structure_results WHERE edition = $1", edition)
+    return [StructureLine.from_document(json.loads(row["line"])) for row in rows]
+
+
+async def structure_document(
+    conn: Connection, edition: int, registration_id: UUID
+) -> dict[str, Any] | None:
+    value = await conn.fetchval(
+        "SELECT document FROM structure_results WHERE edition = $1 AND registration_id = $2",
+        edition,
+        registration_id,
+    )
+    return json.loads(value) if value is not None else None
+
+
+async def edition_known(conn: Connection, edition: int) -> bool:
+    return bool(
+        await conn.fetchval("SELECT EXISTS (SELECT 1 FROM facts WHERE edition = $1)", edition)
+    )
+
+
+@dataclass(frozen=True)
+class FrozenResults:
+    edition: int
+    fingerprint: str
+    document: dict[str, Any]
+    summary: EditionSummary
+
+
+def freeze(facts: EditionFacts) -> FrozenResults:
+    """The edition's results from its facts, with their canonical document and fingerprint."""
+    documents = [result.document() for result in edition_results(facts)]
+    summary = summarize(facts.edition, (StructureLine.from_document(d) for d in documents))
+    document = results_document(facts.edition, documents, summary)
+    return FrozenResults(facts.edition, fingerprint(document), document, summary)
+
+
+async def included_through(conn: Connection, edition: int) -> dict[str, int]:
+    rows = await conn.fetch(
+        "SELECT producer, max(position) AS position FROM facts "
+        "WHERE edition = $1 AND NOT held GROUP BY producer ORDER BY producer",
+        edition,
+    )
+    return {row["producer"]: row["position"] for row in rows}
+
+
+async def record_publication(
+    conn: Connection,
+    frozen: FrozenResults,
+    through: Mapping[str, int],
+    published_at: datetime,
+    published_by: str,
+) -> None:
+    await conn.execute(
+        "INSERT INTO publications (edition, fingerprint, method, included_through, "
+        "published_at, published_by, document) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        frozen.edition,
+        frozen.fingerprint,
+        frozen.document["method"],
+        json.dumps(dict(through)),
+        published_at,
+        published_by,
+        json.dumps(frozen.document),
+    )
+
+
+async def publication(conn: Connection, edition: int) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT edition, fingerprint, method, included_through, published_at, published_by "
+        "FROM publications WHERE edition = $1",
+        edition,
+    )
+
+
+async def held_facts(conn: Connection, edition: int) -> int:
+    """Facts of a published edition that arrived after its publication."""
+    count = await conn.fetchval("SELECT count(*) FROM facts WHERE edition = $1 AND held", edition)
+    return int(count)

@@ -1,0 +1,107 @@
+"""Publishing an edition's results: freeze them, fingerprint them, record the event.
+
+Under the edition's lock (so no consumer changes the facts meanwhile), the results are
+computed afresh from every fact of the edition, their fingerprint taken, the frozen
+document stored, and the `EditionResults.Published` event saved for the relay. Facts of the
+edition that arrive afterwards are kept but held out of its results.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from baro_scoring.application import ScoringApplication
+from baro_scoring.domain import Conflict, NotFound
+from baro_scoring.projections import (
+    edition_known,
+    freeze,
+    included_through,
+    load_edition_facts,
+    lock_editions,
+    publication,
+    record_publication,
+)
+from baro_scoring.results import exact
+from baro_scoring.rules import METHOD
+
+
+@dataclass(frozen=True)
+class Published:
+    edition: int
+    fingerprint: str
+    method: str
+    included_through: dict[str, int]
+    structures: int
+    national_score: str | None
+    laureates: list[dict[str, Any]]
+    published_at: datetime
+    published_by: str
+
+
+async def publish_results(
+    pool: asyncpg.Pool,
+    application: ScoringApplication,
+    edition: int,
+    *,
+    published_by: str,
+    now: datetime,
+) -> Published:
+    async with pool.acquire() as conn, conn.transaction():
+        await lock_editions(conn, [edition])
+        existing = await publication(conn, edition)
+        if existing is not None:
+            raise Conflict(
+                f"edition {edition}'s results were published on "
+                f"{existing['published_at'].isoformat()} with fingerprint "
+                f"{existing['fingerprint']}: published results are final",
+                "edition",
+            )
+        recorded = await asyncio.to_thread(application.publication, edition)
+        if recorded is not None:
+            raise Conflict(
+                f"edition {edition}'s publication event exists (fingerprint "
+                f"{recorded.fingerprint}) but this read model missed it: run `uv run baro "
+                f"replay scoring --edition {edition} --swap` to rebuild it from the streams",
+                "edition",
+            )
+        if not await edition_known(conn, edition):
+            raise NotFound(f"scoring has received no event of edition {edition}", "edition")
+        frozen = freeze(await load_edition_facts(conn, edition))
+        through = await included_through(conn, edition)
+        summary = frozen.summary
+        published = Published(
+            edition=edition,
+            fingerprint=frozen.fingerprint,
+            method=METHOD,
+            included_through=through,
+            structures=summary.structures,
+            national_score=(
+                exact(summary.national.score) if summary.national.score is not None else None
+            ),
+            laureates=[
+                {
+                    "category": entry.category,
+                    "registration_id": str(entry.line.registration_id),
+                    "structure_name": entry.line.name or "",
+                    "global_score": exact(entry.line.global_score),
+                    "joint": _shares_its_rank(summary.laureates, entry.category),
+                }
+                for entry in summary.laureates
+                if entry.line.global_score is not None
+            ],
+            published_at=now,
+            published_by=published_by,
+        )
+        await record_publication(conn, frozen, through, now, published_by)
+        # Saved last, inside the read model's transaction: if it fails, nothing is frozen.
+        await asyncio.to_thread(application.record_publication, **published.__dict__)
+        return published
+
+
+def _shares_its_rank(laureates: list[Any], category: str) -> bool:
+    return sum(1 for entry in laureates if entry.category == category) > 1

@@ -1,0 +1,351 @@
+"""`baro replay scoring --edition YEAR`: rebuild an edition's results from the retained
+streams into a fresh schema, print their fingerprint and whether it matches the published one.
+
+1. The edition's `results_published` event (if any) gives the published fingerprint and the
+   last position of each producer's log it included; later events are held out, as live.
+2. Every registration.v1 and audit.v1 event of the edition is read in stream order (an
+   ordered consumer, the messages there when the replay starts), parsed with the contracts
+   (what is not a contract event is refused, as the live consumers dead-letter it).
+3. The results are computed by the same functions the live projection and the publication
+   use, written with the facts into `replay_<year>_<time>`, and fingerprinted.
+4. Only `--swap` touches the live read model: under the edition's lock, the live facts gain
+   the replay's, and the edition's structures are recomputed from them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+import asyncpg
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js.errors import NotFoundError
+from pydantic import ValidationError
+from tqdm import tqdm
+
+from baro_chassis.nats import connect
+from baro_chassis.settings import Settings
+from baro_contracts import audit_v1 as audit
+from baro_contracts.scoring_v1 import ResultsPublished
+from baro_contracts.streams import AUDIT_STREAM, REGISTRATION_STREAM, SCORING_STREAM, StreamSpec
+from baro_scoring.facts import EditionFacts, producer_position
+from baro_scoring.projections import (
+    LIVE_SCHEMA,
+    Connection,
+    Fact,
+    FrozenResults,
+    create_schema,
+    freeze,
+    lock_editions,
+    parse_fact,
+    publication,
+    recompute,
+    record_publication,
+    write_results,
+)
+from baro_scoring.results import edition_results
+
+PROBE_EVENTS = (audit.ProbeRecorded, audit.ProbeCorrected)
+FACT_COLUMNS = [
+    "event_id",
+    "producer",
+    "position",
+    "edition",
+    "event_type",
+    "registration_id",
+    "body",
+    "held",
+]
+
+
+@dataclass
+class Replayed:
+    edition: int
+    schema: str
+    events: int = 0
+    probe_events: int = 0
+    refused: list[str] = field(default_factory=list)
+    held: int = 0
+    structures: int = 0
+    fingerprint: str = ""
+    published: ResultsPublished | None = None
+    read_seconds: float = 0.0
+    seconds: float = 0.0
+    swapped: bool = False
+
+    @property
+    def matches(self) -> bool | None:
+        return None if self.published is None else self.published.fingerprint == self.fingerprint
+
+
+async def retained(nc: Client, stream: StreamSpec, subject: str) -> int:
+    """How many messages on `subject` the stream holds now (0 if there is no stream)."""
+    try:
+        info = await nc.jetstream().stream_info(stream.name, subjects_filter=subject)
+    except NotFoundError:
+        return 0
+    return sum((info.state.subjects or {}).values())
+
+
+async def read_retained(
+    nc: Client,
+    stream: StreamSpec,
+    subject: str,
+    on_message: Callable[[Msg], None],
+    on_progress: Callable[[int], None] = lambda _: None,
+) -> int:
+    """Deliver, in stream order, every message on `subject` that the stream holds now;
+    returns how many. Messages published meanwhile are not part of it."""
+    total = await retained(nc, stream, subject)
+    if total == 0:
+        return 0
+    done = asyncio.Event()
+    seen = 0
+
+    async def deliver(msg: Msg) -> None:
+        nonlocal seen
+        if seen >= total:
+            return
+        on_message(msg)
+        seen += 1
+        if seen % 1000 == 0 or seen == total:
+            on_progress(seen)
+        if seen == total:
+            done.set()
+
+    sub = await nc.jetstream().subscribe(
+        subject,
+        stream=stream.name,
+        ordered_consumer=True,
+        cb=deliver,
+        pending_msgs_limit=1_000_000,
+        pending_bytes_limit=4 * 1024**3,
+    )
+    try:
+        await done.wait()
+    finally:
+        await sub.unsubscribe()
+    return total
+
+
+async def published_results(nc: Client, edition: int) -> ResultsPublished | None:
+    """The edition's `results_published` event on the SCORING stream, if there is one."""
+    found: list[ResultsPublished] = []
+    await read_retained(
+        nc,
+        SCORING_STREAM,
+        ResultsPublished.subject_for(edition),
+        lambda msg: found.append(ResultsPublished.model_validate_json(msg.data)),
+    )
+    return found[0] if found else None
+
+
+def _held(fact: Fact, published: ResultsPublished | None) -> bool:
+    if published is None:
+        return False
+    producer, position = producer_position(fact.event.event_id)
+    return position > published.included_through.get(producer, 0)
+
+
+async def read_edition(
+    nc: Client, edition: int, published: ResultsPublished | None, outcome: Replayed, bar: Any
+) -> dict[str, tuple[Fact, bool]]:
+    """Event id → (fact, held) for every contract event of the edition in the streams."""
+    facts: dict[str, tuple[Fact, bool]] = {}
+
+    def take(msg: Msg) -> None:
+        outcome.events += 1
+        try:
+            fact = parse_fact(msg.data)
+        except (KeyError, ValueError, ValidationError) as exc:
+            outcome.refused.append(f"{msg.subject} #{msg.metadata.sequence.stream}: {exc}")
+            return
+        if isinstance(fact.event, PROBE_EVENTS):
+            outcome.probe_events += 1
+        facts.setdefault(fact.event.event_id, (fact, _held(fact, published)))
+
+    sources = [
+        (REGISTRATION_STREAM, f"registration.v1.{edition}.>"),
+        (AUDIT_STREAM, f"audit.v1.{edition}.>"),
+    ]
+    bar.total = sum([await retained(nc, stream, subject) for stream, subject in sources])
+    bar.refresh()
+
+    def show_progress(_: int) -> None:
+        bar.update(outcome.events - bar.n)
+
+    for stream, subject in sources:
+        await read_retained(nc, stream, subject, take, show_progress)
+    return facts
+
+
+async def write_schema(
+    conn: Connection,
+    schema: str,
+    facts: dict[str, tuple[Fact, bool]],
+    edition_facts: EditionFacts,
+) -> None:
+    await create_schema(conn, schema)
+    async with conn.transaction():
+        await conn.copy_records_to_table(
+            "facts",
+            records=[fact.row(held) for fact, held in facts.values()],
+            columns=FACT_COLUMNS,
+            schema_name=schema,
+        )
+        await write_results(conn, edition_facts.edition, edition_results(edition_facts))
+
+
+async def swap_into_live(
+    conn: Connection, schema: str, edition: int, frozen: FrozenResults, outcome: Replayed
+) -> None:
+    """The live read model takes the replay's facts (keeping any that arrived since) and
+    recomputes the edition from them, all under the edition's lock."""
+    await conn.execute(f'SET search_path TO "{LIVE_SCHEMA}"')
+    async with conn.transaction():
+        await lock_editions(conn, [edition])
+        columns = ", ".join(FACT_COLUMNS)
+        await conn.execute(
+            f"INSERT INTO facts ({columns}) "  # noqa: S608 - the schema name is ours
+            f'SELECT {columns} FROM "{schema}".facts '
+            "ON CONFLICT (event_id) DO UPDATE SET held = EXCLUDED.held"
+        )
+        await conn.execute("DELETE FROM structure_results WHERE edition = $1", edition)
+        await recompute(conn, edition, None)
+        published = outcome.published
+        if published is not None and await publication(conn, edition) is None and outcome.matches:
+            await record_publication(
+                conn,
+                frozen,
+                published.included_through,
+                published.published_at,
+                published.published_by,
+            )
+    outcome.swapped = True
+
+
+async def replay(
+    settings: Settings,
+    edition: int,
+    *,
+    swap: bool = False,
+    progress: TextIO | None = sys.stderr,
+) -> Replayed:
+    started = time.perf_counter()
+    schema = f"replay_{edition}_{datetime.now(UTC):%Y%m%dT%H%M%S%f}"
+    outcome = Replayed(edition, schema)
+    nc = await connect(settings.nats_url, "scoring-replay")
+    try:
+        outcome.published = await published_results(nc, edition)
+        with tqdm(
+            total=None,
+            unit=" events",
+            desc=f"edition {edition}",
+            file=progress,
+            disable=progress is None,
+        ) as bar:
+            facts = await read_edition(nc, edition, outcome.published, outcome, bar)
+    finally:
+        await nc.close()
+    outcome.read_seconds = time.perf_counter() - started
+    outcome.held = sum(1 for _, held in facts.values() if held)
+    edition_facts = EditionFacts(edition).add_all(
+        fact.event for fact, held in facts.values() if not held
+    )
+    frozen = freeze(edition_facts)
+    outcome.fingerprint = frozen.fingerprint
+    outcome.structures = frozen.summary.structures
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        await write_schema(conn, schema, facts, edition_facts)
+        if swap:
+            await swap_into_live(conn, schema, edition, frozen, outcome)
+    finally:
+        await conn.close()
+    outcome.seconds = time.perf_counter() - started
+    return outcome
+
+
+async def drop_schema(database_url: str, schema: str) -> None:
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    finally:
+        await conn.close()
+
+
+def report(outcome: Replayed, out: TextIO) -> None:
+    print(
+        f"Replayed edition {outcome.edition}: {outcome.events:,} events "
+        f"({outcome.probe_events:,} probe events) in {outcome.seconds:.2f} s, "
+        f"{outcome.probe_events / outcome.seconds:,.0f} probe events/s",
+        file=out,
+    )
+    if outcome.refused:
+        print(f"Refused (not contract events): {len(outcome.refused)}", file=out)
+        for line in outcome.refused[:10]:
+            print(f"  {line}", file=out)
+    if outcome.held:
+        print(f"Held out (arrived after publication): {outcome.held}", file=out)
+    print(f"Structures scored: {outcome.structures}", file=out)
+    print(f"Rebuilt into schema: {outcome.schema}", file=out)
+    print(f"Fingerprint: {outcome.fingerprint}", file=out)
+    published = outcome.published
+    if published is None:
+        print("Published:   not yet (no results_published event for this edition)", file=out)
+    else:
+        print(
+            f"Published:   {published.fingerprint} "
+            f"({published.published_at.isoformat()} by {published.published_by})",
+            file=out,
+        )
+        verdict = (
+            "MATCH: the replay reproduces the published results"
+            if outcome.matches
+            else "MISMATCH: the replay differs from the published results"
+        )
+        print(verdict, file=out)
+    print(
+        "Live read model: "
+        + ("swapped to the replay's facts and recomputed" if outcome.swapped else "untouched"),
+        file=out,
+    )
+
+
+def add_command(sub: Any) -> None:
+    command = sub.add_parser(
+        "replay", help="rebuild an edition's results from the retained streams"
+    )
+    command.add_argument("--edition", type=int, required=True, help="the edition's year")
+    command.add_argument(
+        "--swap",
+        action="store_true",
+        help="then make the live read model take the rebuilt facts and recompute the edition",
+    )
+    command.add_argument(
+        "--drop-schema",
+        action="store_true",
+        help="drop the replay's schema once done (kept by default for inspection)",
+    )
+    command.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run_command(args: argparse.Namespace, settings: Settings) -> int:
+    outcome = asyncio.run(
+        replay(settings, args.edition, swap=args.swap, progress=None if args.quiet else sys.stderr)
+    )
+    if args.drop_schema:
+        asyncio.run(drop_schema(settings.database_url, outcome.schema))
+        outcome.schema += " (dropped)"
+    report(outcome, sys.stdout)
+    if outcome.events == 0:
+        print(f"The streams hold no event of edition {outcome.edition}.", file=sys.stderr)
+        return 2
+    return 1 if outcome.matches is False else 0

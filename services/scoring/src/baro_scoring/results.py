@@ -1,0 +1,313 @@
+"""An edition's results from its facts: each structure's scores, then the category and
+national means, certified against non-certified, channel means, rankings, laureates and
+KPIs. Pure: the live projection, publication and replay all call these functions.
+
+- Means are over the structures with a global score; a category's too.
+- Rankings hold, per category, the complete structures (every planned probe in) by global
+  score, ties broken by the processing-step score; equal on both, they share the rank.
+  Incomplete structures follow, unranked.
+- The laureates of a category are its rank-1 structures: joint when several share it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from baro_contracts.audit_v1 import Step
+from baro_scoring.facts import EditionFacts, Profile, StructureFacts
+from baro_scoring.kpis import KPI_BY_CODE, add_tallies, tally_kpis
+from baro_scoring.rules import CONTEXT, StructureScores, Tally, mean, score_probes
+
+
+def exact(value: Decimal) -> str:
+    """A decimal's canonical text: all its digits, no exponent, no trailing zeros."""
+    return format(CONTEXT.normalize(value), "f")
+
+
+def _groups(groups: Mapping[str, Tally]) -> dict[str, dict[str, Any]]:
+    return {
+        key: {"score": exact(t.score), "weights": exact(t.weights), "answers": t.answers}
+        for key, t in sorted(groups.items())
+        if t.weights
+    }
+
+
+@dataclass(frozen=True)
+class StructureResult:
+    registration_id: UUID
+    profile: Profile | None
+    planned: int | None
+    probes: int
+    complete: bool
+    channel_probes: dict[str, int]
+    scores: StructureScores
+    kpis: dict[str, list[int]]
+
+    def document(self) -> dict[str, Any]:
+        """Everything about the structure's scores, every number in exact canonical text."""
+        profile = self.profile
+        global_score = self.scores.global_score
+        return {
+            "registration_id": str(self.registration_id),
+            "name": profile.name if profile else None,
+            "category": profile.category if profile else None,
+            "participation": profile.participation if profile else None,
+            "certified": profile.certified if profile else None,
+            "status": profile.status if profile else None,
+            "planned": self.planned,
+            "probes": self.probes,
+            "complete": self.complete,
+            "channel_probes": dict(sorted(self.channel_probes.items())),
+            "global": exact(global_score) if global_score is not None else None,
+            "channels": _groups(self.scores.channels),
+            "steps": _groups(self.scores.steps),
+            "determinants": _groups(self.scores.determinants),
+            "items": _groups(self.scores.items),
+            "kpis": dict(sorted(self.kpis.items())),
+            "ignored_answers": self.scores.ignored_answers,
+        }
+
+    def line(self) -> StructureLine:
+        return StructureLine.from_document(self.document())
+
+
+def structure_result(edition: EditionFacts, facts: StructureFacts) -> StructureResult:
+    current = facts.current_probes()
+    scores = score_probes(
+        (edition.items(probe.referential_version), answers) for probe, answers, _ in current
+    )
+    channel_probes: dict[str, int] = {}
+    for probe, _, _ in current:
+        channel_probes[probe.channel.value] = channel_probes.get(probe.channel.value, 0) + 1
+    plan = facts.plan
+    filled = {probe.slot for probe, _, _ in current}
+    return StructureResult(
+        registration_id=facts.registration_id,
+        profile=facts.profile,
+        planned=len(plan.probes) if plan else None,
+        probes=len(current),
+        complete=plan is not None and all(p.slot in filled for p in plan.probes),
+        channel_probes=channel_probes,
+        scores=scores,
+        kpis=tally_kpis((probe.channel.value, measures) for probe, _, measures in current),
+    )
+
+
+def edition_results(edition: EditionFacts) -> list[StructureResult]:
+    """Every structure registration or audit-ingest told us of, in registration id order."""
+    return [structure_result(edition, edition.structures[r]) for r in sorted(edition.structures)]
+
+
+@dataclass(frozen=True)
+class StructureLine:
+    """What the edition-wide figures need of one structure (a row of the read model)."""
+
+    registration_id: UUID
+    name: str | None
+    category: str | None
+    participation: str | None
+    certified: bool | None
+    complete: bool
+    probes: int
+    planned: int | None
+    global_score: Decimal | None
+    processing_score: Decimal | None
+    channels: dict[str, Decimal]
+    channel_probes: dict[str, int]
+    kpis: dict[str, list[int]]
+
+    @classmethod
+    def from_document(cls, document: Mapping[str, Any]) -> StructureLine:
+        processing = document["steps"].get(Step.PROCESSING.value)
+        return cls(
+            registration_id=UUID(document["registration_id"]),
+            name=document["name"],
+            category=document["category"],
+            participation=document["participation"],
+            certified=document["certified"],
+            complete=document["complete"],
+            probes=document["probes"],
+            planned=document["planned"],
+            global_score=Decimal(document["global"]) if document["global"] else None,
+            processing_score=Decimal(processing["score"]) if processing else None,
+            channels={c: Decimal(g["score"]) for c, g in document["channels"].items()},
+            channel_probes=dict(document["channel_probes"]),
+            kpis={k: list(v) for k, v in document["kpis"].items()},
+        )
+
+
+@dataclass(frozen=True)
+class Ranked:
+    rank: int | None
+    category: str
+    line: StructureLine
+
+    def document(self) -> dict[str, Any]:
+        line = self.line
+        return {
+            "rank": self.rank,
+            "registration_id": str(line.registration_id),
+            "name": line.name,
+            "global": _text(line.global_score),
+            "processing": _text(line.processing_score),
+            "complete": line.complete,
+            "probes": line.probes,
+            "planned": line.planned,
+        }
+
+
+def _text(value: Decimal | None) -> str | None:
+    return exact(value) if value is not None else None
+
+
+@dataclass(frozen=True)
+class Mean:
+    score: Decimal | None
+    structures: int
+
+    def document(self) -> dict[str, Any]:
+        return {"score": _text(self.score), "structures": self.structures}
+
+
+def _mean_of(values: list[Decimal]) -> Mean:
+    return Mean(mean(values), len(values))
+
+
+def _order_key(line: StructureLine) -> tuple[Decimal, Decimal, str]:
+    # Highest global first, then highest processing-step score; ids keep equal ones stable.
+    processing = line.processing_score if line.processing_score is not None else Decimal(-1)
+    assert line.global_score is not None
+    return (-line.global_score, -processing, str(line.registration_id))
+
+
+def rank_category(category: str, lines: Iterable[StructureLine]) -> list[Ranked]:
+    scored = sorted((line for line in lines if line.global_score is not None), key=_order_key)
+    complete = [line for line in scored if line.complete]
+    ranked: list[Ranked] = []
+    for position, line in enumerate(complete, start=1):
+        previous = ranked[-1] if ranked else None
+        tied = previous is not None and _order_key(previous.line)[:2] == _order_key(line)[:2]
+        ranked.append(Ranked(previous.rank if tied and previous else position, category, line))
+    ranked.extend(Ranked(None, category, line) for line in scored if not line.complete)
+    return ranked
+
+
+@dataclass
+class EditionSummary:
+    edition: int
+    national: Mean
+    categories: dict[str, Mean]
+    certified: Mean
+    not_certified: Mean
+    channels: dict[str, Mean]
+    category_channels: dict[str, dict[str, Mean]]
+    rankings: dict[str, list[Ranked]]
+    kpis: dict[str, list[int]]
+    channel_probes: dict[str, int]
+    structures: int = 0
+    laureates: list[Ranked] = field(default_factory=list)
+
+    def rank_of(self, registration_id: UUID) -> Ranked | None:
+        for ranking in self.rankings.values():
+            for entry in ranking:
+                if entry.line.registration_id == registration_id:
+                    return entry
+        return None
+
+    def kpi_documents(self) -> dict[str, dict[str, Any]]:
+        documents = {}
+        for code, (numerator, denominator) in sorted(self.kpis.items()):
+            kpi = KPI_BY_CODE[code]
+            documents[code] = {
+                "label": kpi.label,
+                "channel": kpi.channel,
+                "kind": kpi.kind,
+                "value": _text(kpi.value(numerator, denominator)),
+                "numerator": numerator,
+                "denominator": denominator,
+            }
+        return documents
+
+    def document(self) -> dict[str, Any]:
+        """The edition-wide figures in exact canonical text (part of the fingerprint)."""
+        return {
+            "national": self.national.document(),
+            "categories": {c: m.document() for c, m in sorted(self.categories.items())},
+            "certified": self.certified.document(),
+            "not_certified": self.not_certified.document(),
+            "channels": {c: m.document() for c, m in sorted(self.channels.items())},
+            "category_channels": {
+                category: {c: m.document() for c, m in sorted(channels.items())}
+                for category, channels in sorted(self.category_channels.items())
+            },
+            "channel_probes": dict(sorted(self.channel_probes.items())),
+            "rankings": {
+                category: [entry.document() for entry in ranking]
+                for category, ranking in sorted(self.rankings.items())
+            },
+            "laureates": [
+                {"category": entry.category, **entry.document()} for entry in self.laureates
+            ],
+            "kpis": self.kpi_documents(),
+        }
+
+
+def summarize(edition: int, lines: Iterable[StructureLine]) -> EditionSummary:
+    scored = [line for line in lines if line.global_score is not None and line.category]
+    by_category: dict[str, list[StructureLine]] = {}
+    for line in scored:
+        assert line.category is not None
+        by_category.setdefault(line.category, []).append(line)
+    kpis: dict[str, list[int]] = {}
+    channel_probes: dict[str, int] = {}
+    channels: dict[str, list[Decimal]] = {}
+    for line in scored:
+        add_tallies(kpis, line.kpis)
+        for channel, count in line.channel_probes.items():
+            channel_probes[channel] = channel_probes.get(channel, 0) + count
+        for channel, score in line.channels.items():
+            channels.setdefault(channel, []).append(score)
+    rankings = {c: rank_category(c, members) for c, members in sorted(by_category.items())}
+    return EditionSummary(
+        edition=edition,
+        structures=len(scored),
+        national=_mean_of([line.global_score for line in scored if line.global_score is not None]),
+        categories={
+            c: _mean_of([m.global_score for m in members if m.global_score is not None])
+            for c, members in by_category.items()
+        },
+        certified=_mean_of(
+            [
+                line.global_score
+                for line in scored
+                if line.certified and line.global_score is not None
+            ]
+        ),
+        not_certified=_mean_of(
+            [
+                line.global_score
+                for line in scored
+                if not line.certified and line.global_score is not None
+            ]
+        ),
+        channels={c: _mean_of(scores) for c, scores in channels.items()},
+        category_channels={
+            category: _channel_means(members) for category, members in by_category.items()
+        },
+        rankings=rankings,
+        kpis=kpis,
+        channel_probes=channel_probes,
+        laureates=[entry for ranking in rankings.values() for entry in ranking if entry.rank == 1],
+    )
+
+
+def _channel_means(lines: list[StructureLine]) -> dict[str, Mean]:
+    channels: dict[str, list[Decimal]] = {}
+    for line in lines:
+        for channel, score in line.channels.items():
+            channels.setdefault(channel, []).append(score)
+    return {c: _mean_of(scores) for c, scores in channels.items()}

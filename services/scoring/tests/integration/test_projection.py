@@ -1,0 +1,49 @@
+"""Registration and audit events in, over real NATS and PostgreSQL → the scores out."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from baro_chassis.testing import Tokens
+from scoring_builders import Events, publish_now, scores_when
+
+pytestmark = pytest.mark.integration
+
+
+def test_scores_follow_probes_and_their_corrections(
+    client: TestClient, events: Events, nats_url: str, tokens: Tokens
+) -> None:
+    town = events.structure()
+    phone = events.probe(
+        town, "phone", {"PHO-ACC-01": True, "PHO-ACC-02": 4, "PHO-PRO-01": "partial"}, slot=1
+    )
+    email = events.probe(town, "email", {"EMA-INF-01": False, "EMA-PRO-01": "n/a"}, slot=2)
+    publish_now(
+        nats_url,
+        events.edition_opened(),
+        town,
+        events.referential(),
+        events.plan(town, "phone", "email"),
+        phone,
+        email,
+    )
+    scores = scores_when(client, tokens.admin, town.registration_id, probes=2)
+    assert scores["channels"]["phone"]["exact"] == "62.5"
+    assert scores["channels"]["email"]["exact"] == "0"
+    assert scores["global"] == {"score": 31.3, "exact": "31.25"}
+    assert scores["steps"]["access"]["exact"] == "66.66666666666666666666666666666667"
+    assert scores["steps"]["access"]["score"] == 66.7
+    assert scores["steps"]["processing"]["exact"] == "50"
+    assert scores["determinants"]["D01"]["exact"] == "25"
+    assert scores["probes"]["complete"] is True
+
+    publish_now(nats_url, events.correction(email, answers={"EMA-PRO-01": True}))
+
+    def corrected() -> bool:
+        body = client.get(f"/editions/2027/scores/{town.registration_id}", headers=tokens.admin)
+        return body.json()["global"]["exact"] == "43.75"
+
+    from scoring_builders import eventually
+
+    eventually(corrected)
