@@ -85,13 +85,18 @@ PERFECT: dict[str, dict[str, Any]] = {
 }
 
 
+# A producer numbers its events across editions: one counter each for the whole suite.
+_POSITIONS = {"registration": itertools.count(1), "audit": itertools.count(1)}
+_SIRETS = itertools.count(1)
+
+
 class Events:
     """Events of one edition, numbered per producer as their relays number them."""
 
     def __init__(self, year: int = YEAR) -> None:
         self.year = year
-        self._positions = {"registration": itertools.count(1), "audit": itertools.count(1)}
-        self._siret = itertools.count(1)
+        self._positions = _POSITIONS
+        self._siret = _SIRETS
 
     def common(self, producer: str) -> dict[str, Any]:
         return {
@@ -298,3 +303,31 @@ def scores_when(
 
     result: dict[str, Any] = eventually(ready)
     return result
+
+
+def last_positions(events: Iterable[ContractEvent]) -> dict[str, int]:
+    """Per producer, the highest position among these events."""
+    last: dict[str, int] = {}
+    for event in events:
+        producer, _, position = event.event_id.rpartition(":")
+        last[producer] = max(last.get(producer, 0), int(position))
+    return last
+
+
+def campaign(events: Events) -> tuple[list[ContractEvent], list[reg.StructureRegistered]]:
+    """A small edition: two paid cities over 50k (one certified), a free city under 20k
+    granted a place; each planned phone + email, every probe in."""
+    lyon = events.structure("Lyon", certified=True)
+    brest = events.structure("Brest")
+    vire = events.structure(
+        "Vire", category=reg.Category.CITY_UNDER_20K, participation=reg.Participation.FREE
+    )
+    out: list[ContractEvent] = [events.edition_opened(), lyon, brest, vire]
+    out.append(events.free_place_granted(vire))
+    out.append(events.referential())
+    for structure, rings in ((lyon, 2), (brest, 4), (vire, 9)):
+        out.append(events.plan(structure, "phone", "email"))
+        answers = {**PERFECT["phone"], "PHO-ACC-02": rings}
+        out.append(events.probe(structure, "phone", answers, slot=1, measures={"rings": rings}))
+        out.append(events.probe(structure, "email", slot=2, measures={"answered": True}))
+    return out, [lyon, brest, vire]
