@@ -10,6 +10,7 @@ import sysconfig
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
@@ -119,6 +120,40 @@ def audit_url(env: dict[str, str]) -> str:
     return f"http://127.0.0.1:{8002 + int(env['BARO_PORT_OFFSET'])}"
 
 
+def scoring_url(env: dict[str, str]) -> str:
+    return f"http://127.0.0.1:{8003 + int(env['BARO_PORT_OFFSET'])}"
+
+
+def publish_when_caught_up(env: dict[str, str], year: int, headers: dict[str, str]) -> Any:
+    """Publish the edition's results: scoring refuses (409) until it has applied every
+    registration and audit event, so a user simply tries again."""
+    deadline = time.monotonic() + 120
+    while True:
+        response = httpx.post(f"{scoring_url(env)}/editions/{year}/publish", headers=headers)
+        if response.status_code == 201 or time.monotonic() > deadline:
+            assert response.status_code == 201, response.text
+            return response.json()
+        assert response.status_code in (404, 409), response.text
+        time.sleep(0.5)
+
+
+def replay_command(env: dict[str, str], year: int) -> subprocess.CompletedProcess[str]:
+    """`uv run baro replay scoring --edition YEAR` against the stack's servers."""
+    baro = Path(sysconfig.get_path("scripts")) / "baro"
+    servers = {
+        "NATS_URL": f"nats://127.0.0.1:{env['BARO_NATS_PORT']}",
+        "DATABASE_URL": f"postgresql://postgres@127.0.0.1:{env['BARO_POSTGRES_PORT']}/postgres",
+    }
+    return subprocess.run(
+        [str(baro), "replay", "scoring", "--edition", str(year), "--drop-schema"],
+        env={**env, **servers},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
 def test_make_up_loads_a_demo_edition_into_an_empty_database_once(
     tmp_path: Path, stack_env: dict[str, str]
 ) -> None:
@@ -142,6 +177,18 @@ def test_make_up_loads_a_demo_edition_into_an_empty_database_once(
             headers=headers,
         ).json()
         assert plan["probes_recorded"] == plan["probes_planned"] >= 13
+
+        # Scoring followed the campaign: publish its results, then replay them.
+        published = publish_when_caught_up(env, year, headers)
+        assert published["structures"] == 12
+        assert published["laureates"], published
+        kpis = httpx.get(f"{scoring_url(env)}/editions/{year}/kpis").json()  # public now
+        assert kpis["national"]["structures"] == 12
+        replayed = replay_command(env, year)
+        assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+        assert f"Fingerprint: {published['fingerprint']}" in replayed.stdout
+        assert "MATCH" in replayed.stdout
+        assert "Live read model: untouched" in replayed.stdout
         stack.interrupt()
     finally:
         stack.ensure_stopped()
@@ -163,6 +210,7 @@ def test_make_up_runs_the_backend_keeps_its_data_and_stops_cleanly(
         token = stack.wait_ready()
         assert f"registration   {base_url(stack_env)}/docs" in stack.text()
         assert f"audit-ingest   {audit_url(stack_env)}/docs" in stack.text()
+        assert f"scoring        {scoring_url(stack_env)}/docs" in stack.text()
         children = stack.children()
         headers = {"Authorization": f"Bearer {token}"}
         with httpx.Client(base_url=base_url(stack_env), headers=headers) as client:

@@ -4,9 +4,9 @@ and the dead-letter subject where a consumer puts what it refuses."""
 from __future__ import annotations
 
 from faststream.nats import JStream, NatsBroker, NatsMessage
+from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 from opentelemetry import trace
 
 from baro_chassis.nats import connect, ensure_stream

@@ -37,7 +37,8 @@ tracer = trace.get_tracer(__name__)
 
 BATCH_SIZE = 500
 IDLE_WAIT_SECONDS = 1.0
-ACK_WAIT_SECONDS = 30
+# A batch takes well under a second; one whose consumer died is redelivered after this.
+ACK_WAIT_SECONDS = 10
 RETRY_DELAY_SECONDS = 1.0
 
 
@@ -101,7 +102,9 @@ class BatchConsumer:
 
     async def apply(self, messages: list[Msg]) -> None:
         links = [
-            trace.Link(trace.get_current_span(propagate.extract(m.headers or {})).get_span_context())
+            trace.Link(
+                trace.get_current_span(propagate.extract(m.headers or {})).get_span_context()
+            )
             for m in messages
         ]
         with tracer.start_as_current_span(

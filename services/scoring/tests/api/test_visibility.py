@@ -27,7 +27,8 @@ def test_a_structure_token_sees_its_own_scores_only(
 ) -> None:
     lyon, brest, _ = loaded
     own = client.get(
-        f"/editions/2027/scores/{lyon.registration_id}", headers=tokens.structure(lyon.registration_id)
+        f"/editions/2027/scores/{lyon.registration_id}",
+        headers=tokens.structure(lyon.registration_id),
     )
     assert own.status_code == 200
     assert own.json()["name"] == "Lyon"
@@ -48,7 +49,8 @@ def test_paid_participants_get_everything_and_free_ones_the_synthetic_view(
 ) -> None:
     lyon, _, vire = loaded
     paid = client.get(
-        f"/editions/2027/scores/{lyon.registration_id}", headers=tokens.structure(lyon.registration_id)
+        f"/editions/2027/scores/{lyon.registration_id}",
+        headers=tokens.structure(lyon.registration_id),
     ).json()
     assert paid["detail"] == "full"
     assert {"steps", "determinants", "items", "probes", "kpis"} <= paid.keys()
@@ -56,7 +58,8 @@ def test_paid_participants_get_everything_and_free_ones_the_synthetic_view(
     assert paid["peers"]["ranked"] == 2
 
     free = client.get(
-        f"/editions/2027/scores/{vire.registration_id}", headers=tokens.structure(vire.registration_id)
+        f"/editions/2027/scores/{vire.registration_id}",
+        headers=tokens.structure(vire.registration_id),
     ).json()
     assert free["detail"] == "synthetic"
     assert not {"steps", "determinants", "items", "probes", "kpis"} & free.keys()

@@ -17,9 +17,9 @@ from baro_contracts.scoring_v1 import ResultsPublished
 from baro_scoring.replay import Replayed, replay
 from scoring_builders import (
     HAND_ITEMS,
+    YES_NO,
     Events,
     _item,
-    YES_NO,
     campaign,
     eventually,
     last_positions,
@@ -54,7 +54,9 @@ def load(client: TestClient, events: Events, nats_url: str, tokens: Tokens) -> l
 
 
 def global_of(client: TestClient, tokens: Tokens, structure: Any, year: int = 2027) -> str:
-    response = client.get(f"/editions/{year}/scores/{structure.registration_id}", headers=tokens.admin)
+    response = client.get(
+        f"/editions/{year}/scores/{structure.registration_id}", headers=tokens.admin
+    )
     return str(response.json()["global"]["exact"])
 
 
@@ -100,9 +102,10 @@ def test_publication_freezes_the_results_and_a_replay_reproduces_the_fingerprint
     assert outcome.structures == 3
     assert outcome.probe_events == 7
     # Without --swap, the live read model is untouched; the rebuild is in its own schema.
-    assert query(
-        scoring_settings, "SELECT registration_id, computed_at FROM live.structure_results"
-    ) == live_before
+    assert (
+        query(scoring_settings, "SELECT registration_id, computed_at FROM live.structure_results")
+        == live_before
+    )
     rebuilt = query(scoring_settings, f'SELECT count(*) FROM "{outcome.schema}".structure_results')
     assert rebuilt[0][0] == 3
 
@@ -176,7 +179,9 @@ def test_duplicates_under_other_message_ids_and_redelivered_facts_change_nothing
     publish_now(nats_url, *published, msg_id=False)
 
     def consumed_all() -> bool:
-        rows = query(scoring_settings, "SELECT consumer, stream_sequence FROM live.consumer_positions")
+        rows = query(
+            scoring_settings, "SELECT consumer, stream_sequence FROM live.consumer_positions"
+        )
         positions = {row["consumer"]: row["stream_sequence"] for row in rows}
         registration = sum(1 for e in published if e.event_id.startswith("registration:"))
         audit = len(published) - registration

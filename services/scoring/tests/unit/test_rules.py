@@ -58,9 +58,7 @@ def test_a_measure_scores_by_the_first_threshold_it_does_not_exceed(
 
 def test_a_measure_above_every_threshold_scores_the_items_otherwise_score() -> None:
     generous = ITEMS["PHO-ACC-02"].model_copy(
-        update={
-            "answer": ITEMS["PHO-ACC-02"].answer.model_copy(update={"otherwise": D("0.25")})
-        }
+        update={"answer": ITEMS["PHO-ACC-02"].answer.model_copy(update={"otherwise": D("0.25")})}
     )
     assert item_score(generous, 6) == D("0.25")
     assert item_score(generous, 5) == D("0.5")
