@@ -16,6 +16,7 @@ span linked to the trace of every message in it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass
 
@@ -66,10 +67,8 @@ async def fetch_waiting(sub: object, batch_size: int) -> list[Msg]:
         return []
     waiting = min(messages[-1].metadata.num_pending or 0, batch_size - 1)
     if waiting:
-        try:
+        with contextlib.suppress(TimeoutError):
             messages += await fetch(waiting, timeout=IDLE_WAIT_SECONDS)
-        except TimeoutError:
-            pass
     return messages
 
 

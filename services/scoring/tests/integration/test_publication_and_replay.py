@@ -63,13 +63,13 @@ def global_of(client: TestClient, tokens: Tokens, structure: Any, year: int = 20
 def test_publication_freezes_the_results_and_a_replay_reproduces_the_fingerprint(
     client: TestClient, events: Events, nats_url: str, tokens: Tokens, scoring_settings: Settings
 ) -> None:
-    lyon, brest, _, last = load(client, events, nats_url, tokens)
+    _, brest, _, last = load(client, events, nats_url, tokens)
     published = client.post("/editions/2027/publish", headers=tokens.admin)
     assert published.status_code == 201, published.text
     body = published.json()
     assert len(body["fingerprint"]) == 64
     assert body["included_through"] == last
-    assert [(l["structure_name"], l["joint"]) for l in body["laureates"]] == [
+    assert [(w["structure_name"], w["joint"]) for w in body["laureates"]] == [
         ("Lyon", False),
         ("Vire", False),
     ]
