@@ -242,6 +242,25 @@ def test_a_probe_is_scored_with_the_referential_version_it_was_recorded_against(
     assert result_of(facts, town).scores.global_score == D(75)
 
 
+def test_a_referential_sent_twice_scores_with_the_earliest_even_after_scoring_with_the_other() -> (
+    None
+):
+    e = Events()
+    town = e.structure()
+    referential = e.referential(1)
+    heavy = [
+        item.model_copy(update={"weight": D(9)}) if item.code == "EMA-PRO-01" else item
+        for item in HAND_ITEMS
+    ]
+    resent = republished(referential, 99).model_copy(update={"items": heavy})
+    facts = facts_of(town, e.probe(town, "email", {"EMA-INF-01": True, "EMA-PRO-01": False}))
+    facts.add(resent)  # the later copy arrives first and is scored: 100 * 3 / 12 = 25
+    assert result_of(facts, town).scores.global_score == D(25)
+
+    facts.add(referential)  # the earlier one wins from then on: 100 * 3 / 4 = 75
+    assert result_of(facts, town).scores.global_score == D(75)
+
+
 def test_a_probe_arriving_before_its_referential_is_scored_once_the_referential_arrives() -> None:
     e = Events()
     town = e.structure()
