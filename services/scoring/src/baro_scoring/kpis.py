@@ -31,7 +31,7 @@ class Kpi:
         if not denominator:
             return None
         scale = HUNDRED if self.kind == "percent" else Decimal(1)
-        return CONTEXT.divide(scale * numerator, Decimal(denominator))
+        return CONTEXT.divide(CONTEXT.multiply(scale, Decimal(numerator)), Decimal(denominator))
 
 
 def _share(field: str) -> Callable[[Measures], Observation]:

@@ -177,20 +177,25 @@ def _mean_of(values: list[Decimal]) -> Mean:
     return Mean(mean(values), len(values))
 
 
-def _order_key(line: StructureLine) -> tuple[Decimal, Decimal, str]:
-    # Highest global first, then highest processing-step score; ids keep equal ones stable.
-    processing = line.processing_score if line.processing_score is not None else Decimal(-1)
+def _merit(line: StructureLine) -> tuple[Decimal, Decimal]:
+    # Global score, then processing-step score (none ranks below any). Compared as they are:
+    # negating a decimal would round it to the process's context.
     assert line.global_score is not None
-    return (-line.global_score, -processing, str(line.registration_id))
+    processing = line.processing_score if line.processing_score is not None else Decimal(-1)
+    return (line.global_score, processing)
 
 
 def rank_category(category: str, lines: Iterable[StructureLine]) -> list[Ranked]:
-    scored = sorted((line for line in lines if line.global_score is not None), key=_order_key)
+    by_id = sorted(
+        (line for line in lines if line.global_score is not None),
+        key=lambda line: str(line.registration_id),
+    )
+    scored = sorted(by_id, key=_merit, reverse=True)  # stable: equal merits stay in id order
     complete = [line for line in scored if line.complete]
     ranked: list[Ranked] = []
     for position, line in enumerate(complete, start=1):
         previous = ranked[-1] if ranked else None
-        tied = previous is not None and _order_key(previous.line)[:2] == _order_key(line)[:2]
+        tied = previous is not None and _merit(previous.line) == _merit(line)
         ranked.append(Ranked(previous.rank if tied and previous else position, category, line))
     ranked.extend(Ranked(None, category, line) for line in scored if not line.complete)
     return ranked

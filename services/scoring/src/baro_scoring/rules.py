@@ -7,8 +7,9 @@ determinant, step, channel and global scores over all its probes. Pure: no I/O.
   over the answered items of the group, across every probe (each as last corrected).
 - The global score = the mean of the channel scores, over channels with an answered item.
 
-Sums are exact decimals; divisions use one pinned decimal context, so the same facts give
-the same digits on any machine, live or replayed. Rounding is for display only.
+All arithmetic goes through one pinned decimal context (34 digits; sums of weights and
+scores stay exact), never the process's default one, so the same facts give the same digits
+on any machine, live or replayed. Rounding is for display only.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def mean(values: Iterable[Decimal]) -> Decimal | None:
     total = ZERO
     count = 0
     for value in values:
-        total += value
+        total = CONTEXT.add(total, value)
         count += 1
     return CONTEXT.divide(total, Decimal(count)) if count else None
 
@@ -67,13 +68,13 @@ class Tally:
     answers: int = 0
 
     def add(self, weight: Decimal, score: Decimal) -> None:
-        self.weighted += weight * score
-        self.weights += weight
+        self.weighted = CONTEXT.add(self.weighted, CONTEXT.multiply(weight, score))
+        self.weights = CONTEXT.add(self.weights, weight)
         self.answers += 1
 
     @property
     def score(self) -> Decimal:
-        return CONTEXT.divide(HUNDRED * self.weighted, self.weights)
+        return CONTEXT.divide(CONTEXT.multiply(HUNDRED, self.weighted), self.weights)
 
 
 @dataclass
