@@ -24,6 +24,7 @@ from baro_scoring.projections import (
     held_facts,
     lines,
     publication,
+    referential_labels,
     structure_document,
 )
 from baro_scoring.publication import publish_results
@@ -97,6 +98,7 @@ async def structure_scores(
     async with pool.acquire() as conn:
         summary, published = await _edition(conn, year)
         document = await structure_document(conn, year, registration_id)
+        labels = await referential_labels(conn, year)
     if document is None or document["category"] is None:
         raise NotFound(
             f"registration {registration_id} has no score in edition {year} yet: it is not "
@@ -106,7 +108,7 @@ async def structure_scores(
     full = principal.has_any(frozenset(STAFF)) or (
         document["participation"] == Participation.PAID.value
     )
-    return scores_view(year, document, summary, full=full, published=published)
+    return scores_view(year, document, summary, full=full, published=published, labels=labels)
 
 
 @router.get("/editions/{year}/scores")

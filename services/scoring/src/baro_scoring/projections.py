@@ -25,6 +25,7 @@ from uuid import UUID
 import asyncpg
 
 from baro_chassis.postgres import create_pool
+from baro_contracts import audit_v1 as audit
 from baro_contracts.base import ContractEvent
 from baro_contracts.catalog import event_class
 from baro_scoring.facts import EditionFacts, producer_position
@@ -365,3 +366,20 @@ async def held_facts(conn: Connection, edition: int) -> int:
     """Facts of a published edition that arrived after its publication."""
     count = await conn.fetchval("SELECT count(*) FROM facts WHERE edition = $1 AND held", edition)
     return int(count)
+
+
+async def referential_labels(conn: Connection, edition: int) -> dict[str, str]:
+    """Determinant and item code → label, from the edition's latest referential."""
+    row = await conn.fetchrow(
+        "SELECT event_id, body FROM facts WHERE edition = $1 AND event_type = $2 AND NOT held "
+        "ORDER BY position DESC LIMIT 1",
+        edition,
+        REFERENTIAL,
+    )
+    if row is None:
+        return {}
+    referential = _parse_stored(row["event_id"], REFERENTIAL, row["body"])
+    assert isinstance(referential, audit.ReferentialPublished)
+    labels = {d.code: d.label for d in referential.determinants}
+    labels.update({i.code: i.label for i in referential.items})
+    return labels

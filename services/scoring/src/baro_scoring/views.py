@@ -25,11 +25,13 @@ def mean_view(mean: Mean | None) -> dict[str, Any]:
     return {**(shown(exact(mean.score)) or {}), "structures": mean.structures}
 
 
-def groups_view(groups: dict[str, Any]) -> dict[str, Any]:
-    return {
-        key: {**(shown(group["score"]) or {}), "answers": group["answers"]}
-        for key, group in groups.items()
-    }
+def groups_view(groups: dict[str, Any], labels: dict[str, str] | None = None) -> dict[str, Any]:
+    """Each group's displayed score, with its label when labels are given."""
+    view = {}
+    for key, group in groups.items():
+        label = {"label": labels.get(key)} if labels is not None else {}
+        view[key] = {**label, **(shown(group["score"]) or {}), "answers": group["answers"]}
+    return view
 
 
 def ranked_view(entry: Ranked) -> dict[str, Any]:
@@ -79,7 +81,13 @@ def channels_view(document: dict[str, Any], summary: EditionSummary) -> dict[str
 
 
 def scores_view(
-    edition: int, document: dict[str, Any], summary: EditionSummary, *, full: bool, published: bool
+    edition: int,
+    document: dict[str, Any],
+    summary: EditionSummary,
+    *,
+    full: bool,
+    published: bool,
+    labels: dict[str, str],
 ) -> dict[str, Any]:
     """A structure's scores: everything (`full`), or a free participant's synthetic results:
     its channel averages and the comparison with its peers."""
@@ -111,8 +119,8 @@ def scores_view(
                 "by_channel": document["channel_probes"],
             },
             "steps": groups_view(document["steps"]),
-            "determinants": groups_view(document["determinants"]),
-            "items": groups_view(document["items"]),
+            "determinants": groups_view(document["determinants"], labels),
+            "items": groups_view(document["items"], labels),
             "kpis": {
                 code: {"numerator": n, "denominator": d}
                 for code, (n, d) in document["kpis"].items()

@@ -36,6 +36,13 @@ def test_scores_follow_probes_and_their_corrections(
     assert scores["steps"]["access"]["score"] == 66.7
     assert scores["steps"]["processing"]["exact"] == "50"
     assert scores["determinants"]["D01"]["exact"] == "25"
+    assert scores["determinants"]["D01"]["label"] == "Accessibility"
+    assert scores["items"]["PHO-ACC-02"] == {
+        "label": "item PHO-ACC-02",
+        "score": 50.0,
+        "exact": "50",
+        "answers": 1,
+    }
     assert scores["probes"]["complete"] is True
 
     publish_now(nats_url, events.correction(email, answers={"EMA-PRO-01": True}))
