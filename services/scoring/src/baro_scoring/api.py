@@ -28,7 +28,7 @@ from baro_scoring.projections import (
     structure_document,
 )
 from baro_scoring.publication import publish_results
-from baro_scoring.results import EditionSummary, summarize
+from baro_scoring.results import EditionSummary, Ranked, StructureLine, summarize
 from baro_scoring.views import kpis_view, mean_view, ranked_view, scores_view
 
 router = APIRouter(tags=["results"])
@@ -57,8 +57,9 @@ def install_domain_errors(app: FastAPI) -> None:
         return JSONResponse(body, status_code=status)
 
 
-async def _edition(conn: Connection, year: int) -> tuple[EditionSummary, bool]:
-    """The edition's summary, and whether its results are published; 404 if unknown."""
+async def _edition(conn: Connection, year: int) -> tuple[list[StructureLine], EditionSummary, bool]:
+    """The edition's structures, their summary, and whether the results are published;
+    404 if scoring knows nothing of the edition."""
     if not await edition_known(conn, year):
         raise NotFound(
             f"scoring has received no event of edition {year}: check the year, or wait for "
@@ -66,7 +67,8 @@ async def _edition(conn: Connection, year: int) -> tuple[EditionSummary, bool]:
             "year",
         )
     published = await publication(conn, year) is not None
-    return summarize(year, await lines(conn, year)), published
+    structures = await lines(conn, year)
+    return structures, summarize(year, structures), published
 
 
 def _staff_or_published(principal: Principal | None, published: bool, what: str) -> None:
@@ -96,7 +98,7 @@ async def structure_scores(
     channel averages and the peer comparison, a paid one everything."""
     ensure_registration(principal, registration_id, *STAFF)
     async with pool.acquire() as conn:
-        summary, published = await _edition(conn, year)
+        _, summary, published = await _edition(conn, year)
         document = await structure_document(conn, year, registration_id)
         labels = await referential_labels(conn, year)
     if document is None or document["category"] is None:
@@ -112,51 +114,29 @@ async def structure_scores(
 
 
 @router.get("/editions/{year}/scores")
-async def all_scores(year: int, _: Staff, pool: Pool) -> dict[str, Any]:
-    """Every structure's global score and progress, by category then score."""
+async def all_scores(year: int, _caller: Staff, pool: Pool) -> dict[str, Any]:
+    """Every structure's global score, rank and progress, by category."""
     async with pool.acquire() as conn:
-        summary, published = await _edition(conn, year)
-        structures = await lines(conn, year)
-    entries = {e.line.registration_id: e for r in summary.rankings.values() for e in r}
-    return {
-        "edition": year,
-        "published": published,
-        "structures": [
-            {
-                **(
-                    ranked_view(entries[line.registration_id])
-                    if line.registration_id in entries
-                    else {
-                        "registration_id": str(line.registration_id),
-                        "name": line.name,
-                        "category": line.category,
-                        "global": None,
-                        "rank": None,
-                        "complete": line.complete,
-                        "probes": line.probes,
-                        "planned": line.planned,
-                    }
-                ),
-                "participation": line.participation,
-            }
-            for line in sorted(
-                structures, key=lambda line: (line.category or "", str(line.registration_id))
-            )
-        ],
-    }
+        structures, summary, published = await _edition(conn, year)
+    ranked = {e.line.registration_id: e for r in summary.rankings.values() for e in r}
+    views = []
+    for line in sorted(structures, key=lambda s: (s.category or "", str(s.registration_id))):
+        entry = ranked.get(line.registration_id) or Ranked(None, line.category or "", line)
+        views.append({**ranked_view(entry), "participation": line.participation})
+    return {"edition": year, "published": published, "structures": views}
 
 
 @router.get("/editions/{year}/rankings")
 async def rankings(
     year: int,
-    _: Staff,
+    _caller: Staff,
     pool: Pool,
     category: Annotated[Category | None, Query(description="One category; all when absent")] = None,
 ) -> dict[str, Any]:
     """Per category: complete structures ranked by global score (ties broken by the
     processing step; equal on both, the rank is shared), then incomplete ones, unranked."""
     async with pool.acquire() as conn:
-        summary, published = await _edition(conn, year)
+        _, summary, published = await _edition(conn, year)
     wanted = [category.value] if category else sorted(summary.rankings)
     return {
         "edition": year,
@@ -175,7 +155,7 @@ async def rankings(
 async def laureates(year: int, principal: Anyone, pool: Pool) -> dict[str, Any]:
     """The best complete structure of each category; joint when tied on both scores."""
     async with pool.acquire() as conn:
-        summary, published = await _edition(conn, year)
+        _, summary, published = await _edition(conn, year)
     _staff_or_published(principal, published, "laureates")
     by_category: dict[str, list[Any]] = {}
     for entry in summary.laureates:
@@ -196,7 +176,7 @@ async def kpis(year: int, principal: Anyone, pool: Pool) -> dict[str, Any]:
     """The national synthesis: means (national, per category, certified or not, per
     channel) and the channel KPIs."""
     async with pool.acquire() as conn:
-        summary, published = await _edition(conn, year)
+        _, summary, published = await _edition(conn, year)
     _staff_or_published(principal, published, "KPIs")
     return kpis_view(summary, published=published)
 

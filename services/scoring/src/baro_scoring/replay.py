@@ -108,13 +108,18 @@ async def read_retained(
         return 0
     done = asyncio.Event()
     seen = 0
+    failures: list[BaseException] = []
 
     async def deliver(msg: Msg) -> None:
         nonlocal seen
         if seen >= total:
             return
-        on_message(msg)
         seen += 1
+        try:
+            on_message(msg)
+        except BaseException as exc:  # stop the read: a message silently skipped would not do
+            failures.append(exc)
+            done.set()
         if seen % 1000 == 0 or seen == total:
             on_progress(seen)
         if seen == total:
@@ -132,6 +137,8 @@ async def read_retained(
         await done.wait()
     finally:
         await sub.unsubscribe()
+    if failures:
+        raise failures[0]
     return total
 
 

@@ -31,10 +31,10 @@ def scores_of(document: dict[str, Any], groups: str) -> dict[str, str]:
     return {key: group["score"] for key, group in document[groups].items()}
 
 
-def republished(event: ContractEvent, position: int) -> Any:
-    """The same fact sent again by its producer, at a later place in its log."""
-    producer = event.event_id.split(":")[0]
-    return event.model_copy(update={"event_id": f"{producer}:{position}"})
+def republished(event: ContractEvent, later_by: int) -> Any:
+    """The same fact sent again by its producer, `later_by` places further in its log."""
+    producer, position = event.event_id.split(":")
+    return event.model_copy(update={"event_id": f"{producer}:{int(position) + later_by}"})
 
 
 # --- a structure scored by hand ---------------------------------------------------------
@@ -177,7 +177,7 @@ def test_the_same_probe_published_twice_counts_once() -> None:
     e = Events()
     town = e.structure()
     probe = e.probe(town, "email", {"EMA-INF-01": True, "EMA-PRO-01": False})
-    facts = facts_of(e.referential(), town, e.plan(town, "email"), probe, republished(probe, 99))
+    facts = facts_of(e.referential(), town, e.plan(town, "email"), probe, republished(probe, 1000))
     result = result_of(facts, town)
     assert result.probes == 1
     assert result.channel_probes == {"email": 1}
@@ -190,11 +190,11 @@ def test_when_one_fact_is_sent_twice_the_earliest_in_the_log_wins() -> None:
     e = Events()
     town = e.structure()
     probe = e.probe(town, "email", {"EMA-INF-01": True, "EMA-PRO-01": True})
-    later = republished(probe, 99).model_copy(
+    later = republished(probe, 1000).model_copy(
         update={"answers": {"EMA-INF-01": False, "EMA-PRO-01": False}}
     )
     correction = e.correction(probe, answers={"EMA-PRO-01": False})
-    later_correction = republished(correction, 100).model_copy(
+    later_correction = republished(correction, 1000).model_copy(
         update={"answers": {"EMA-INF-01": False}}
     )
     # the later copies arrive first
@@ -252,7 +252,7 @@ def test_a_referential_sent_twice_scores_with_the_earliest_even_after_scoring_wi
         item.model_copy(update={"weight": D(9)}) if item.code == "EMA-PRO-01" else item
         for item in HAND_ITEMS
     ]
-    resent = republished(referential, 99).model_copy(update={"items": heavy})
+    resent = republished(referential, 1000).model_copy(update={"items": heavy})
     facts = facts_of(town, e.probe(town, "email", {"EMA-INF-01": True, "EMA-PRO-01": False}))
     facts.add(resent)  # the later copy arrives first and is scored: 100 * 3 / 12 = 25
     assert result_of(facts, town).scores.global_score == D(25)
