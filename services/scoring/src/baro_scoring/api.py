@@ -25,6 +25,7 @@ from baro_scoring.projections import (
     lines,
     publication,
     referential_labels,
+    revision,
     structure_document,
 )
 from baro_scoring.publication import publish_results
@@ -57,9 +58,24 @@ def install_domain_errors(app: FastAPI) -> None:
         return JSONResponse(body, status_code=status)
 
 
-async def _edition(conn: Connection, year: int) -> tuple[list[StructureLine], EditionSummary, bool]:
+Summaries = dict[int, tuple[int, list[StructureLine], EditionSummary]]
+
+
+async def summaries(request: Request) -> Summaries:
+    """Each edition's lines and summary as of its results revision, kept by this process."""
+    cache: Summaries = request.app.state.summaries
+    return cache
+
+
+Cache = Annotated[Summaries, Depends(summaries)]
+
+
+async def _edition(
+    conn: Connection, year: int, cache: Summaries
+) -> tuple[list[StructureLine], EditionSummary, bool]:
     """The edition's structures, their summary, and whether the results are published;
-    404 if scoring knows nothing of the edition."""
+    404 if scoring knows nothing of the edition. The summary is recomputed only when the
+    edition's results have changed since it was last computed."""
     if not await edition_known(conn, year):
         raise NotFound(
             f"scoring has received no event of edition {year}: check the year, or wait for "
@@ -67,8 +83,14 @@ async def _edition(conn: Connection, year: int) -> tuple[list[StructureLine], Ed
             "year",
         )
     published = await publication(conn, year) is not None
+    current = await revision(conn, year) or 0
+    cached = cache.get(year)
+    if cached is not None and cached[0] == current:
+        return cached[1], cached[2], published
     structures = await lines(conn, year)
-    return structures, summarize(year, structures), published
+    summary = summarize(year, structures)
+    cache[year] = (current, structures, summary)
+    return structures, summary, published
 
 
 def _staff_or_published(principal: Principal | None, published: bool, what: str) -> None:
@@ -92,13 +114,13 @@ def _staff_or_published(principal: Principal | None, published: bool, what: str)
 
 @router.get("/editions/{year}/scores/{registration_id}")
 async def structure_scores(
-    year: int, registration_id: UUID, principal: StaffOrStructure, pool: Pool
+    year: int, registration_id: UUID, principal: StaffOrStructure, pool: Pool, cache: Cache
 ) -> dict[str, Any]:
     """A structure's scores. Its own token sees only its own; a free participant gets its
     channel averages and the peer comparison, a paid one everything."""
     ensure_registration(principal, registration_id, *STAFF)
     async with pool.acquire() as conn:
-        _, summary, published = await _edition(conn, year)
+        _, summary, published = await _edition(conn, year, cache)
         document = await structure_document(conn, year, registration_id)
         labels = await referential_labels(conn, year)
     if document is None or document["category"] is None:
@@ -114,10 +136,10 @@ async def structure_scores(
 
 
 @router.get("/editions/{year}/scores")
-async def all_scores(year: int, _caller: Staff, pool: Pool) -> dict[str, Any]:
+async def all_scores(year: int, _caller: Staff, pool: Pool, cache: Cache) -> dict[str, Any]:
     """Every structure's global score, rank and progress, by category."""
     async with pool.acquire() as conn:
-        structures, summary, published = await _edition(conn, year)
+        structures, summary, published = await _edition(conn, year, cache)
     ranked = {e.line.registration_id: e for r in summary.rankings.values() for e in r}
     views = []
     for line in sorted(structures, key=lambda s: (s.category or "", str(s.registration_id))):
@@ -131,12 +153,13 @@ async def rankings(
     year: int,
     _caller: Staff,
     pool: Pool,
+    cache: Cache,
     category: Annotated[Category | None, Query(description="One category; all when absent")] = None,
 ) -> dict[str, Any]:
     """Per category: complete structures ranked by global score (ties broken by the
     processing step; equal on both, the rank is shared), then incomplete ones, unranked."""
     async with pool.acquire() as conn:
-        _, summary, published = await _edition(conn, year)
+        _, summary, published = await _edition(conn, year, cache)
     wanted = [category.value] if category else sorted(summary.rankings)
     return {
         "edition": year,
@@ -152,10 +175,10 @@ async def rankings(
 
 
 @router.get("/editions/{year}/laureates")
-async def laureates(year: int, principal: Anyone, pool: Pool) -> dict[str, Any]:
+async def laureates(year: int, principal: Anyone, pool: Pool, cache: Cache) -> dict[str, Any]:
     """The best complete structure of each category; joint when tied on both scores."""
     async with pool.acquire() as conn:
-        _, summary, published = await _edition(conn, year)
+        _, summary, published = await _edition(conn, year, cache)
     _staff_or_published(principal, published, "laureates")
     by_category: dict[str, list[Any]] = {}
     for entry in summary.laureates:
@@ -172,11 +195,11 @@ async def laureates(year: int, principal: Anyone, pool: Pool) -> dict[str, Any]:
 
 
 @router.get("/editions/{year}/kpis")
-async def kpis(year: int, principal: Anyone, pool: Pool) -> dict[str, Any]:
+async def kpis(year: int, principal: Anyone, pool: Pool, cache: Cache) -> dict[str, Any]:
     """The national synthesis: means (national, per category, certified or not, per
     channel) and the channel KPIs."""
     async with pool.acquire() as conn:
-        _, summary, published = await _edition(conn, year)
+        _, summary, published = await _edition(conn, year, cache)
     _staff_or_published(principal, published, "KPIs")
     return kpis_view(summary, published=published)
 

@@ -65,6 +65,7 @@ def create_app(
         app.state.pool = pool
         app.state.nats = nc
         app.state.clock = clock
+        app.state.summaries = {}
         try:
             yield
         finally:

@@ -5,6 +5,8 @@
   with `held` set on an event that arrived after its edition's results were published.
 - `structure_results`: each structure's scores, recomputed from the facts whenever one of
   its facts arrives.
+- `edition_revisions`: a counter per edition, moved by every change to its results, so a
+  reader can keep the edition's summary until it moves.
 - `consumer_positions`: how far each durable consumer got in its stream, written in the same
   transaction as the facts it applied.
 - `publications`: each published edition's frozen results and fingerprint.
@@ -68,6 +70,10 @@ CREATE TABLE IF NOT EXISTS structure_results (
     document jsonb NOT NULL,
     computed_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (edition, registration_id)
+);
+CREATE TABLE IF NOT EXISTS edition_revisions (
+    edition integer PRIMARY KEY,
+    revision bigint NOT NULL
 );
 CREATE TABLE IF NOT EXISTS consumer_positions (
     consumer text PRIMARY KEY,
@@ -239,6 +245,23 @@ async def write_results(conn: Connection, edition: int, results: Sequence[Struct
         [json.dumps(_line(document)) for document in documents],
         [json.dumps(document) for document in documents],
     )
+    await bump_revision(conn, edition)
+
+
+async def bump_revision(conn: Connection, edition: int) -> None:
+    await conn.execute(
+        "INSERT INTO edition_revisions (edition, revision) VALUES ($1, 1) ON CONFLICT (edition) "
+        "DO UPDATE SET revision = edition_revisions.revision + 1",
+        edition,
+    )
+
+
+async def revision(conn: Connection, edition: int) -> int | None:
+    """The edition's results revision; None before any result."""
+    value = await conn.fetchval(
+        "SELECT revision FROM edition_revisions WHERE edition = $1", edition
+    )
+    return int(value) if value is not None else None
 
 
 async def recompute(conn: Connection, edition: int, registration_ids: set[UUID] | None) -> None:

@@ -41,6 +41,7 @@ from baro_scoring.projections import (
     Connection,
     Fact,
     FrozenResults,
+    bump_revision,
     create_schema,
     freeze,
     lock_editions,
@@ -225,6 +226,7 @@ async def swap_into_live(
             "ON CONFLICT (event_id) DO UPDATE SET held = EXCLUDED.held"
         )
         await conn.execute("DELETE FROM structure_results WHERE edition = $1", edition)
+        await bump_revision(conn, edition)
         await recompute(conn, edition, None)
         published = outcome.published
         if published is not None and await publication(conn, edition) is None and outcome.matches:
