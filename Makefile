@@ -40,6 +40,7 @@ contracts: sync  ## regenerate the JSON Schema and AsyncAPI documents from the m
 bench: sync
 	$(UV) run --frozen python bench/registration_relay.py
 	$(UV) run --frozen python bench/audit_ingest.py
+	$(UV) run --frozen python bench/scoring.py
 
 clean:  ## remove the local stack's data, the environment and caches
 	rm -rf .data .venv .tools .mypy_cache .ruff_cache

@@ -14,12 +14,17 @@ and prints each run's probe events/s and the ratio replay / plain read.
 Phase 2, lag. On a fresh NATS (same PostgreSQL, fresh databases) starts registration,
 audit-ingest and scoring as their own processes, registers a panel of PANEL structures
 through registration's API, closes it and waits for audit-ingest's plans and for scoring to
-have them; then POSTs probes to audit-ingest at a steady RATE probes/s for SECONDS, slot by
-slot across the structures (so each structure's probe count rises one at a time), while
-polling scoring's `GET /editions/{year}/scores` (one request per poll, every ~20 ms). A
-probe's lag is the time from its POST being sent to the poll response that first shows its
-structure's probe count reaching it. Prints the lag's p50/p95/p99/max, the achieved POST
-rate, the poll's own cost and the CPU each process used during the load.
+have them; then POSTs probes to audit-ingest on a schedule of RATE probes/s for SECONDS
+(open loop: a slow answer does not delay the next POST), slot by slot across the structures
+(so each structure's probe count rises one at a time), while polling scoring's
+`GET /editions/{year}/scores` (one request per poll). A probe's lag is the time from its
+POST being sent to the arrival of the first poll answer showing its structure's probe count
+reaching it. That endpoint summarizes every structure in scoring's event loop, tens of ms
+each time: polls are spaced by 5 of their round trips (20 to 250 ms) so that they take
+little of scoring's time. As cross-checks at a finer grain, the same counts are polled
+every 20 ms straight from scoring's read model (SQL), and a subscription notes when each
+probe reaches the AUDIT stream, which splits the lag into its steps. Prints the lag's
+p50/p95/p99/max, the achieved POST rate, the polls' cost and the CPU each process used.
 
     uv run python bench/scoring.py [STRUCTURES=2000] [PANEL=320] [RATE=200] [SECONDS=20]
 
@@ -32,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import math
 import os
 import random
 import shutil
@@ -50,8 +56,10 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import psutil
+from nats.aio.msg import Msg
 
 from baro_audit_ingest.campaign import register_panel, wait_for_plans
 from baro_audit_ingest.generator import edition_dates, probes_for_plan
@@ -87,7 +95,10 @@ LAG_YEAR = 2032
 RUNS = 3
 SEED = 17
 POLL_INTERVAL = 0.02
-CONNECTIONS = 32  # keep-alive connections the probe POSTs go out on
+POLL_DUTY = 5  # GET /scores no more often than every 5 of its round trips…
+MAX_POLL_INTERVAL = 0.25  # … and at least every 250 ms
+CONNECTIONS = 32  # keep-alive connections opened for the probe POSTs before the load
+MAX_CONNECTIONS = 256  # opened on demand while all are busy
 DRAIN_SECONDS = 30.0  # how long after the last POST to wait for every score to show
 SERVICES = ("registration", "audit-ingest", "scoring")
 
@@ -157,8 +168,7 @@ def _exit_on_signal(signum: int, _: object) -> None:
 def percentile(values: list[float], p: float) -> float:
     """Nearest-rank percentile of a non-empty list."""
     ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(p / 100 * len(ordered) + 0.5)))
-    return ordered[rank - 1]
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
 def ms(seconds: float) -> str:
@@ -616,24 +626,50 @@ class Http:
 @dataclass
 class Posted:
     registration_id: str
+    probe_id: str
+    number: int  # the structure's probe count once this probe is in (1, 2, …)
     scheduled: float
     sent: float = 0.0
     answered: float = 0.0
     status: int = 0
+    resent: int = 0
+
+    @property
+    def recorded(self) -> bool:
+        return self.status in (200, 201)  # 200: recorded by a first attempt
+
+
+@dataclass
+class Seen:
+    """When each structure's probe count was first seen at 1, 2, … by one kind of poll."""
+
+    polls: int = 0
+    seconds: list[float] = field(default_factory=list)
+    gaps: list[float] = field(default_factory=list)
+    at: dict[str, list[float]] = field(default_factory=dict)
+    _last: float = 0.0
+
+    def take(self, counts: Iterable[tuple[str, int]], sent: float, now: float) -> None:
+        self.polls += 1
+        self.seconds.append(now - sent)
+        if self._last:
+            self.gaps.append(now - self._last)
+        self._last = now
+        for registration_id, probes in counts:
+            seen = self.at.setdefault(registration_id, [])
+            while len(seen) < probes:
+                seen.append(now)
+
+    def shows(self, entry: Posted) -> bool:
+        return len(self.at.get(entry.registration_id, ())) >= entry.number
 
 
 @dataclass
 class Polls:
-    count: int = 0
-    seconds: list[float] = field(default_factory=list)
-    # registration id → when its probe count was first seen at 1, 2, …
-    visible: dict[str, list[float]] = field(default_factory=dict)
-
-    def take(self, body: bytes, at: float) -> None:
-        for line in json.loads(body)["structures"]:
-            seen = self.visible.setdefault(line["registration_id"], [])
-            while len(seen) < line["probes"]:
-                seen.append(at)
+    api: Seen = field(default_factory=Seen)  # GET /editions/{year}/scores
+    table: Seen = field(default_factory=Seen)  # scoring's read model, in SQL
+    on_stream: dict[str, float] = field(default_factory=dict)  # probe id → on AUDIT
+    idle_after: float = 0.0
 
 
 async def scores_now(http: Http, year: int, token: str) -> tuple[int, bytes]:
@@ -641,8 +677,27 @@ async def scores_now(http: Http, year: int, token: str) -> tuple[int, bytes]:
     return await http.response()
 
 
-async def wait_for_scoring(port: int, year: int, token: str, plans: dict[str, int]) -> float:
-    """Until scoring shows every panel structure with its plan and no probe; seconds."""
+def api_counts(body: bytes) -> list[tuple[str, int]]:
+    return [(s["registration_id"], s["probes"]) for s in json.loads(body)["structures"]]
+
+
+async def idle_poll(http: Http, year: int, token: str) -> float:
+    """The median round trip of GET /scores with scoring otherwise idle."""
+    await asyncio.sleep(1.0)  # scoring's consumers idle again
+    times = []
+    for _ in range(15):
+        sent = time.perf_counter()
+        await scores_now(http, year, token)
+        times.append(time.perf_counter() - sent)
+        await asyncio.sleep(0.05)
+    return statistics.median(times)
+
+
+async def wait_for_scoring(
+    port: int, year: int, token: str, plans: dict[str, int]
+) -> tuple[float, float]:
+    """Until scoring shows every panel structure with its plan and no probe: (seconds, and
+    then the round trip of one poll with nothing else going on)."""
     started = time.perf_counter()
     http = await Http.open(port)
     try:
@@ -654,87 +709,155 @@ async def wait_for_scoring(port: int, year: int, token: str, plans: dict[str, in
                     r in lines and lines[r]["planned"] == n and lines[r]["probes"] == 0
                     for r, n in plans.items()
                 ):
-                    return time.perf_counter() - started
+                    waited = time.perf_counter() - started
+                    return waited, await idle_poll(http, year, token)
             await asyncio.sleep(0.2)
     finally:
         http.close()
     raise TimeoutError("scoring did not show every panel structure's plan within 180 s")
 
 
+READ_MODEL_COUNTS = (
+    "SELECT registration_id::text, (line->>'probes')::int FROM live.structure_results "
+    "WHERE edition = $1"
+)
+
+
 async def load(
-    audit_port: int,
-    scoring_port: int,
+    ports: dict[str, int],
+    nats_url: str,
+    scoring_database: str,
     year: int,
     probes: list[dict[str, Any]],
     rate: float,
     tokens: dict[Role, str],
-) -> tuple[list[Posted], Polls, float]:
-    """POST the probes on schedule while polling the scores; (posted, polls, load end)."""
-    queue: asyncio.Queue[tuple[Posted, bytes] | None] = asyncio.Queue()
-    posted: list[Posted] = []
-    polls = Polls()
+) -> tuple[list[Posted], Polls]:
+    """POST the probes on schedule while polling the scores, then until every recorded probe
+    shows (or DRAIN_SECONDS pass)."""
     path = f"/editions/{year}/probes"
     requests = [http_request("POST", path, tokens[Role.AUDITOR], p) for p in probes]
-    connections = [await Http.open(audit_port) for _ in range(CONNECTIONS)]
-    poll_http = await Http.open(scoring_port)
+    counts: dict[str, int] = {}
+    posted = []
+    for probe in probes:
+        number = counts[probe["registration_id"]] = counts.get(probe["registration_id"], 0) + 1
+        posted.append(Posted(probe["registration_id"], probe["probe_id"], number, 0.0))
+    polls = Polls()
+    idle: asyncio.Queue[Http] = asyncio.Queue()
+    for _ in range(CONNECTIONS):
+        idle.put_nowait(await Http.open(ports["audit-ingest"]))
+    opened = CONNECTIONS
+    poll_http = await Http.open(ports["scoring"])
+    db = await asyncpg.connect(scoring_database)
     loading = True
+    # When each probe_recorded event reaches the AUDIT stream (audit-ingest's relay
+    # publishes it there): a plain subscription on its subject.
+    nc = await connect(nats_url, "bench-tap")
 
-    async def poster(http: Http) -> None:
-        while (job := await queue.get()) is not None:
-            entry, request = job
-            entry.sent = time.perf_counter()
-            http.send(request)
-            entry.status, _ = await http.response()
-            entry.answered = time.perf_counter()
+    async def on_stream(msg: Msg) -> None:
+        polls.on_stream.setdefault(json.loads(msg.data)["probe_id"], time.perf_counter())
 
-    async def poller() -> None:
-        # Every POLL_INTERVAL on a schedule (back to back when a poll takes longer), until
-        # the load is over and every recorded probe's score shows, or DRAIN_SECONDS pass.
-        nonlocal loading
-        next_at = time.perf_counter()
+    await nc.subscribe(f"audit.v1.{year}.probe_recorded", cb=on_stream)
+
+    async def post(entry: Posted, request: bytes) -> None:
+        # Open loop: a probe goes out on its schedule on an idle keep-alive connection, or a
+        # new one when all are busy; past MAX_CONNECTIONS, it waits for one in FIFO order
+        # (so a structure's probes still go out in order). uvicorn closes a connection idle
+        # for 5 s: one found closed is replaced, and a request it closed under is sent
+        # again (a probe already recorded answers 200).
+        nonlocal opened
+        if idle.empty() and opened < MAX_CONNECTIONS:
+            opened += 1
+            http = await Http.open(ports["audit-ingest"])
+        else:
+            http = await idle.get()
+        if http.reader.at_eof():
+            http.close()
+            http = await Http.open(ports["audit-ingest"])
+        entry.sent = time.perf_counter()
+        for attempt in range(2):
+            try:
+                http.send(request)
+                entry.status, _ = await http.response()
+                break
+            except (ConnectionError, IndexError, asyncio.IncompleteReadError):
+                http.close()
+                http = await Http.open(ports["audit-ingest"])
+                entry.resent = attempt + 1
+        entry.answered = time.perf_counter()
+        idle.put_nowait(http)
+
+    def done(seen: Seen, drain_until: float | None, now: float) -> bool:
+        """The load is over and every recorded probe shows, or DRAIN_SECONDS passed."""
+        if loading or drain_until is None:
+            return False
+        return now > drain_until or all(seen.shows(e) for e in posted if e.recorded)
+
+    async def poll_api() -> None:
+        # GET /scores reads and summarizes every structure's line, in scoring's event loop
+        # (tens of ms with a few hundred structures): a poll starts POLL_DUTY times its cost
+        # (the least of the last 5 round trips) after the previous one, at least
+        # POLL_INTERVAL and at most MAX_POLL_INTERVAL, so that polls take ~1/POLL_DUTY of
+        # scoring's time and no more.
         drain_until = None
         while True:
             sent = time.perf_counter()
             status, body = await scores_now(poll_http, year, tokens[Role.ADMIN])
             now = time.perf_counter()
-            polls.count += 1
-            polls.seconds.append(now - sent)
-            if status == 200:
-                polls.take(body, now)
+            polls.api.take(api_counts(body) if status == 200 else [], sent, now)
             if not loading:
                 drain_until = drain_until or now + DRAIN_SECONDS
-                expected: dict[str, int] = {}
-                for entry in posted:
-                    if entry.status == 201:
-                        expected[entry.registration_id] = expected.get(entry.registration_id, 0) + 1
-                if now > drain_until or all(
-                    len(polls.visible.get(r, ())) >= n for r, n in expected.items()
-                ):
-                    return
+            if done(polls.api, drain_until, now):
+                return
+            cost = min(polls.api.seconds[-5:])
+            interval = min(MAX_POLL_INTERVAL, max(POLL_INTERVAL, POLL_DUTY * cost))
+            await asyncio.sleep(max(0.0, sent + interval - now))
+
+    async def poll_table() -> None:
+        # The same counts straight from scoring's read model every POLL_INTERVAL: when the
+        # scores are committed, at a finer grain than the API poll can afford.
+        next_at = time.perf_counter()
+        drain_until = None
+        while True:
+            sent = time.perf_counter()
+            rows = await db.fetch(READ_MODEL_COUNTS, year)
+            now = time.perf_counter()
+            polls.table.take(((r[0], r[1]) for r in rows), sent, now)
+            if not loading:
+                drain_until = drain_until or now + DRAIN_SECONDS
+            if done(polls.table, drain_until, now):
+                return
             next_at = max(next_at + POLL_INTERVAL, now)
             await asyncio.sleep(next_at - now)
 
-    workers = [asyncio.create_task(poster(http)) for http in connections]
-    polling = asyncio.create_task(poller())
+    polling = [asyncio.create_task(poll_api()), asyncio.create_task(poll_table())]
     await asyncio.sleep(0.5)  # a few polls before the first probe
     started = time.perf_counter()
-    for index, (probe, request) in enumerate(zip(probes, requests, strict=True)):
-        scheduled = started + index / rate
-        delay = scheduled - time.perf_counter()
+    sending = []
+    for index, (entry, request) in enumerate(zip(posted, requests, strict=True)):
+        entry.scheduled = started + index / rate
+        delay = entry.scheduled - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        entry = Posted(probe["registration_id"], scheduled)
-        posted.append(entry)
-        queue.put_nowait((entry, request))
-    for _ in workers:
-        queue.put_nowait(None)
-    await asyncio.gather(*workers)
-    load_end = time.perf_counter()
+        sending.append(asyncio.create_task(post(entry, request)))
+    await asyncio.gather(*sending)
+    # A structure's probes are 1/rate x the panel apart, so recorded in the order sent
+    # unless audit-ingest answers slower than that: number them in the order answered.
+    answered: dict[str, list[Posted]] = {}
+    for entry in posted:
+        if entry.recorded:
+            answered.setdefault(entry.registration_id, []).append(entry)
+    for entries in answered.values():
+        for number, entry in enumerate(sorted(entries, key=lambda e: e.answered), start=1):
+            entry.number = number
     loading = False
-    await polling
-    for http in [*connections, poll_http]:
-        http.close()
-    return posted, polls, load_end
+    await asyncio.gather(*polling)
+    polls.idle_after = await idle_poll(poll_http, year, tokens[Role.ADMIN])
+    await db.close()
+    await nc.close()
+    while not idle.empty():
+        idle.get_nowait().close()
+    poll_http.close()
+    return posted, polls
 
 
 def cpu_seconds(pid: int, *, descendants: bool = True) -> float:
@@ -811,7 +934,9 @@ def lag_phase(
     probes = probes[: round(rate * seconds)]
     planned = {plan["registration_id"]: len(plan["probes"]) for plan in plans}
     tokens = {Role.AUDITOR: auditor, Role.ADMIN: admin}
-    caught_up = asyncio.run(wait_for_scoring(ports["scoring"], LAG_YEAR, admin, planned))
+    caught_up, idle_before = asyncio.run(
+        wait_for_scoring(ports["scoring"], LAG_YEAR, admin, planned)
+    )
     print(
         f"  stack: 3 services up in {boot:.1f} s; {len(registrations)} registered, "
         f"{len(in_panel)} in the panel, plans issued in {setup:.1f} s; scoring showed every "
@@ -829,61 +954,127 @@ def lag_phase(
     }
     wall0 = time.perf_counter()
     cpu0 = {name: cpu_seconds(pid, descendants=d) for name, (pid, d) in watched.items()}
-    posted, polls, load_end = asyncio.run(
-        load(ports["audit-ingest"], ports["scoring"], LAG_YEAR, probes, rate, tokens)
+    posted, polls = asyncio.run(
+        load(ports, nats_url, env["SCORING_DATABASE_URL"], LAG_YEAR, probes, rate, tokens)
     )
     wall = time.perf_counter() - wall0
     cpu = {name: cpu_seconds(pid, descendants=d) - cpu0[name] for name, (pid, d) in watched.items()}
-    report_lag(posted, polls, rate, load_end)
+    report_lag(posted, polls, rate, idle_before)
     print(
-        f"  CPU used during the load and drain ({wall:.1f} s wall, {os.cpu_count()} cores): "
-        + ", ".join(f"{name} {c / wall:.0%}" for name, c in cpu.items())
+        f"  CPU used during the load and drain, in cores ({wall:.1f} s wall, "
+        f"{os.cpu_count()} cores): "
+        + ", ".join(f"{name} {c / wall:.2f}" for name, c in cpu.items())
     )
 
 
-def report_lag(posted: list[Posted], polls: Polls, rate: float, load_end: float) -> None:
+STAGES = (
+    "POST answered",
+    "answer -> on the AUDIT stream",
+    "stream -> committed by scoring",
+    "committed -> shown by GET /scores",
+)
+
+
+def lags_of(posted: list[Posted], seen: Seen) -> tuple[list[float], dict[int, list[float]], int]:
+    """A recorded probe shows when its structure's probe count first reaches its number, in
+    a poll's answer (taken when that answer arrived: an upper bound). (lags, the lags by
+    probe number, how many never showed)."""
+    lags: list[float] = []
+    by_number: dict[int, list[float]] = {}
+    unseen = 0
+    for entry in posted:
+        if not entry.recorded:
+            continue
+        if seen.shows(entry):
+            lag = seen.at[entry.registration_id][entry.number - 1] - entry.sent
+            lags.append(lag)
+            by_number.setdefault(entry.number, []).append(lag)
+        else:
+            unseen += 1
+    return lags, by_number, unseen
+
+
+def lag_figures(lags: list[float], unseen: int) -> str:
+    if not lags:
+        return "no probe showed"
+    negative = sum(1 for lag in lags if lag < 0)
+    return (
+        f"{len(lags):,} probes, p50 {ms(percentile(lags, 50))}, p95 {ms(percentile(lags, 95))}, "
+        f"p99 {ms(percentile(lags, 99))}, max {ms(max(lags))}"
+        + (f"; {unseen} not shown {DRAIN_SECONDS:g} s after the load" if unseen else "")
+        + (f"; !! {negative} shown before sent" if negative else "")
+    )
+
+
+def report_lag(posted: list[Posted], polls: Polls, rate: float, idle_before: float) -> None:
     statuses: dict[int, int] = {}
     for entry in posted:
         statuses[entry.status] = statuses.get(entry.status, 0) + 1
-    ok = [e for e in posted if e.status == 201]
-    span = ok[-1].sent - ok[0].sent if len(ok) > 1 else 0.0
-    achieved = (len(ok) - 1) / span if span else 0.0
+    ok = sum(1 for e in posted if e.recorded)
+    resent = sum(1 for e in posted if e.resent)
+    span = posted[-1].sent - posted[0].sent
+    sent_rate = (len(posted) - 1) / span if span else 0.0
+    answered = max(e.answered for e in posted) - posted[0].sent
     slips = [e.sent - e.scheduled for e in posted]
     answers = [e.answered - e.sent for e in posted]
-    # The k-th recorded probe of a structure shows when its probe count first reaches k.
-    lags: list[float] = []
-    unseen = 0
-    per_structure: dict[str, int] = {}
-    for entry in ok:
-        k = per_structure[entry.registration_id] = per_structure.get(entry.registration_id, 0) + 1
-        seen = polls.visible.get(entry.registration_id, [])
-        if len(seen) >= k:
-            lags.append(seen[k - 1] - entry.sent)
-        else:
-            unseen += 1
     print(
-        f"  POSTs: {len(posted):,} sent, statuses {dict(sorted(statuses.items()))}; "
-        f"achieved {achieved:,.1f} probes/s (target {rate:g}) over {span:.1f} s; "
-        f"send slip behind schedule p99 {ms(percentile(slips, 99))}, max {ms(max(slips))}; "
-        f"POST answered in p50 {ms(percentile(answers, 50))}, p99 {ms(percentile(answers, 99))}"
+        f"  POSTs: {len(posted):,} sent at {sent_rate:,.1f} probes/s (target {rate:g}; behind "
+        f"schedule p99 {ms(percentile(slips, 99))}, max {ms(max(slips))}); statuses "
+        f"{dict(sorted(statuses.items()))}"
+        + (f" ({resent} sent again on a new connection)" if resent else "")
+        + f"; the last answered {answered:.1f} s after the first "
+        f"was sent ({ok / answered:,.1f} recorded/s); answered in p50 "
+        f"{ms(percentile(answers, 50))}, p99 {ms(percentile(answers, 99))}"
     )
+    api = polls.api
     print(
-        f"  polls: {polls.count:,} GET /scores, one request each, round trip "
-        f"p50 {ms(percentile(polls.seconds, 50))}, p99 {ms(percentile(polls.seconds, 99))}, "
-        f"max {ms(max(polls.seconds))} (a score counts as visible when the response arrives)"
+        f"  API polls: {api.polls:,} GET /scores, one every {ms(statistics.mean(api.gaps))} "
+        f"on average, round trip p50 {ms(percentile(api.seconds, 50))}, p99 "
+        f"{ms(percentile(api.seconds, 99))}, max {ms(max(api.seconds))}; one costs "
+        f"{ms(idle_before)} with scoring idle before the load, {ms(polls.idle_after)} after it"
     )
-    if not lags:
-        print("  !! no probe's score became visible")
-        return
-    negative = sum(1 for lag in lags if lag < 0)
+    lags, by_number, unseen = lags_of(posted, api)
+    print(f"  lag POST sent -> visible in GET /scores: {lag_figures(lags, unseen)}")
     print(
-        f"  lag POST sent -> score visible: {len(lags):,} probes, p50 {ms(percentile(lags, 50))}, "
-        f"p95 {ms(percentile(lags, 95))}, p99 {ms(percentile(lags, 99))}, max {ms(max(lags))}"
-        + (f"; {unseen} never visible within {DRAIN_SECONDS:g} s" if unseen else "")
-        + (f"; !! {negative} visible before sent" if negative else "")
+        "    p50 by the structure's probe number: "
+        + ", ".join(f"#{n} {ms(percentile(v, 50))}" for n, v in sorted(by_number.items()))
     )
-    p99 = percentile(lags, 99)
-    print(f"  target lag p99 < 1 s: {'met' if p99 < 1 and not unseen else 'MISSED'}")
+    table_lags, _, table_unseen = lags_of(posted, polls.table)
+    print(
+        f"  lag POST sent -> committed in scoring's read model (SQL poll every "
+        f"{ms(POLL_INTERVAL)}, round trip p50 {ms(percentile(polls.table.seconds, 50))}): "
+        f"{lag_figures(table_lags, table_unseen)}"
+    )
+    # Where the lag goes, probe by probe: recorded by audit-ingest (POST answered), on the
+    # AUDIT stream (its relay), committed by scoring's consumer, then shown by the API.
+    stages: dict[str, list[float]] = {name: [] for name in STAGES}
+    for entry in posted:
+        arrived = polls.on_stream.get(entry.probe_id)
+        if not (entry.recorded and arrived and polls.table.shows(entry) and api.shows(entry)):
+            continue
+        committed = polls.table.at[entry.registration_id][entry.number - 1]
+        shown = api.at[entry.registration_id][entry.number - 1]
+        for name, seconds in zip(
+            STAGES,
+            (
+                entry.answered - entry.sent,
+                arrived - entry.answered,
+                committed - arrived,
+                shown - committed,
+            ),
+            strict=True,
+        ):
+            stages[name].append(seconds)
+    print(
+        "  where it goes, p50 / p99 of each step: "
+        + "; ".join(
+            f"{name} {ms(percentile(v, 50))} / {ms(percentile(v, 99))}"
+            for name, v in stages.items()
+            if v
+        )
+    )
+    met = bool(lags) and percentile(lags, 99) < 1 and not unseen
+    print(f"  target lag p99 < 1 s (GET /scores): {'met' if met else 'MISSED'}")
 
 
 # --- main ---------------------------------------------------------------------------------
@@ -898,8 +1089,9 @@ def main() -> None:
         "audit-ingest to its score visible in scoring's API, at a steady rate."
     )
     print(
-        f"Machine: {os.cpu_count()} CPUs ({cores} usable); everything (NATS, PostgreSQL, the "
-        f"services and this load) on it. Targets: replay >= 20,000 probe events/s; lag p99 < 1 s."
+        f"Machine: {os.cpu_count()} CPUs ({cores} usable), load average "
+        f"{os.getloadavg()[0]:.2f} at the start; everything (NATS, PostgreSQL, the services and "
+        "this load) runs on it. Targets: replay >= 20,000 probe events/s; lag p99 < 1 s."
     )
     started = Started(Path(tempfile.mkdtemp(prefix="baro-bench-scoring-")))
     try:
