@@ -113,7 +113,7 @@ class BatchConsumer:
             facts: list[Fact] = []
             for raw in messages:
                 try:
-                    facts.append(parse_fact(raw.data))
+                    facts.append(parse_fact(raw.data, raw.subject))
                 except (KeyError, ValueError, ValidationError) as exc:
                     reason = f"not a valid {self.source.subjects} contract event: {exc}"
                     await dead_letter_raw(self.nc.jetstream(), raw, self.source.durable, reason)

@@ -6,7 +6,7 @@ messages, live consumption and a replay years later all give the same numbers.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -14,6 +14,7 @@ from uuid import UUID
 from baro_contracts import audit_v1 as audit
 from baro_contracts import registration_v1 as reg
 from baro_contracts.base import ContractEvent
+from baro_scoring.rules import Scorer
 
 
 def producer_position(event_id: str) -> tuple[str, int]:
@@ -94,7 +95,7 @@ class EditionFacts:
     edition: int
     referentials: dict[int, audit.ReferentialPublished] = field(default_factory=dict)
     structures: dict[UUID, StructureFacts] = field(default_factory=dict)
-    _items: dict[int, dict[str, audit.Item]] = field(default_factory=dict, repr=False)
+    _scorers: dict[int, Scorer] = field(default_factory=dict, repr=False)
 
     def structure(self, registration_id: UUID) -> StructureFacts:
         facts = self.structures.get(registration_id)
@@ -102,15 +103,14 @@ class EditionFacts:
             facts = self.structures[registration_id] = StructureFacts(registration_id)
         return facts
 
-    def items(self, referential_version: int) -> Mapping[str, audit.Item]:
-        """The items of that referential version by code (empty if it has not arrived)."""
-        items = self._items.get(referential_version)
-        if items is None:
+    def scorer(self, referential_version: int) -> Scorer:
+        """The scorer of that referential version (with no items if it has not arrived)."""
+        scorer = self._scorers.get(referential_version)
+        if scorer is None:
             referential = self.referentials.get(referential_version)
-            if referential is None:
-                return {}
-            items = self._items[referential_version] = {i.code: i for i in referential.items}
-        return items
+            items = {i.code: i for i in referential.items} if referential else {}
+            scorer = self._scorers[referential_version] = Scorer(items)
+        return scorer
 
     def add(self, event: ContractEvent) -> None:
         """Take one event in; events scoring does not use are ignored. Should the producer
@@ -119,7 +119,7 @@ class EditionFacts:
         match event:
             case audit.ReferentialPublished():
                 _keep_earliest(self.referentials, event.referential_version, event)
-                self._items.pop(event.referential_version, None)
+                self._scorers.pop(event.referential_version, None)
             case audit.PlanIssued():
                 facts = self.structure(event.registration_id)
                 if facts.plan is None or _position(event) < _position(facts.plan):

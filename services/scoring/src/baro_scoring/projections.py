@@ -58,7 +58,7 @@ CREATE TABLE IF NOT EXISTS facts (
     edition integer NOT NULL,
     event_type text NOT NULL,
     registration_id uuid,
-    body jsonb NOT NULL,
+    body json NOT NULL,
     held boolean NOT NULL DEFAULT false,
     received_at timestamptz NOT NULL DEFAULT now()
 );
@@ -66,8 +66,8 @@ CREATE INDEX IF NOT EXISTS facts_by_structure ON facts (edition, registration_id
 CREATE TABLE IF NOT EXISTS structure_results (
     edition integer NOT NULL,
     registration_id uuid NOT NULL,
-    line jsonb NOT NULL,
-    document jsonb NOT NULL,
+    line json NOT NULL,
+    document json NOT NULL,
     computed_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (edition, registration_id)
 );
@@ -87,7 +87,7 @@ CREATE TABLE IF NOT EXISTS publications (
     included_through jsonb NOT NULL,
     published_at timestamptz NOT NULL,
     published_by text NOT NULL,
-    document jsonb NOT NULL
+    document json NOT NULL
 );
 """
 
@@ -134,9 +134,16 @@ class Fact:
         )
 
 
-def parse_fact(body: bytes | str) -> Fact:
-    """A contract event from its JSON; KeyError or ValidationError when it is not one."""
-    event_type = json.loads(body).get("event_type")
+def event_type_of(subject: str) -> str:
+    """`audit.v1.2027.probe_recorded` → `audit.v1.probe_recorded`."""
+    service, version, _, name = subject.split(".", 3)
+    return f"{service}.{version}.{name}"
+
+
+def parse_fact(body: bytes | str, subject: str | None = None) -> Fact:
+    """A contract event from its JSON (of the type its subject names, when given: the body
+    must then say the same); KeyError or ValidationError when it is not one."""
+    event_type = event_type_of(subject) if subject else json.loads(body).get("event_type")
     event = event_class(str(event_type)).model_validate_json(body)
     return Fact(event, body.decode() if isinstance(body, bytes) else body)
 
@@ -172,7 +179,7 @@ async def published_editions(conn: Connection, editions: Iterable[int]) -> set[i
 INSERT_FACTS = """
 INSERT INTO facts (event_id, producer, position, edition, event_type, registration_id, body, held)
 SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::int[], $5::text[], $6::uuid[],
-                     $7::jsonb[], $8::bool[])
+                     $7::json[], $8::bool[])
 ON CONFLICT (event_id) DO NOTHING
 RETURNING edition, event_type, registration_id, held
 """
@@ -230,14 +237,20 @@ def _line(document: Mapping[str, Any]) -> dict[str, Any]:
 
 UPSERT_RESULTS = """
 INSERT INTO structure_results (edition, registration_id, line, document, computed_at)
-SELECT $1, * FROM unnest($2::uuid[], $3::jsonb[], $4::jsonb[]), now()
+SELECT $1, * FROM unnest($2::uuid[], $3::json[], $4::json[]), now()
 ON CONFLICT (edition, registration_id) DO UPDATE
 SET line = EXCLUDED.line, document = EXCLUDED.document, computed_at = EXCLUDED.computed_at
 """
 
 
-async def write_results(conn: Connection, edition: int, results: Sequence[StructureResult]) -> None:
-    documents = [result.document() for result in results]
+async def write_results(
+    conn: Connection,
+    edition: int,
+    results: Sequence[StructureResult],
+    documents: Sequence[dict[str, Any]] | None = None,
+) -> None:
+    if documents is None:
+        documents = [result.document() for result in results]
     await conn.execute(
         UPSERT_RESULTS,
         edition,
@@ -338,14 +351,19 @@ class FrozenResults:
     fingerprint: str
     document: dict[str, Any]
     summary: EditionSummary
+    results: list[StructureResult]
+    documents: list[dict[str, Any]]
 
 
 def freeze(facts: EditionFacts) -> FrozenResults:
     """The edition's results from its facts, with their canonical document and fingerprint."""
-    documents = [result.document() for result in edition_results(facts)]
+    results = edition_results(facts)
+    documents = [result.document() for result in results]
     summary = summarize(facts.edition, (StructureLine.from_document(d) for d in documents))
     document = results_document(facts.edition, documents, summary)
-    return FrozenResults(facts.edition, fingerprint(document), document, summary)
+    return FrozenResults(
+        facts.edition, fingerprint(document), document, summary, results, documents
+    )
 
 
 async def included_through(conn: Connection, edition: int) -> dict[str, int]:

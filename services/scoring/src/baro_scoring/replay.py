@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import sys
 import time
 from collections.abc import Callable
@@ -51,7 +52,6 @@ from baro_scoring.projections import (
     record_publication,
     write_results,
 )
-from baro_scoring.results import edition_results
 
 PROBE_EVENTS = (audit.ProbeRecorded, audit.ProbeCorrected)
 FACT_COLUMNS = [
@@ -171,7 +171,7 @@ async def read_edition(
     def take(msg: Msg) -> None:
         outcome.events += 1
         try:
-            fact = parse_fact(msg.data)
+            fact = parse_fact(msg.data, msg.subject)
         except (KeyError, ValueError, ValidationError) as exc:
             outcome.refused.append(f"{msg.subject} #{msg.metadata.sequence.stream}: {exc}")
             return
@@ -194,21 +194,30 @@ async def read_edition(
     return facts
 
 
-async def write_schema(
+async def rebuild_schema(
     conn: Connection,
     schema: str,
     facts: dict[str, tuple[Fact, bool]],
     edition_facts: EditionFacts,
-) -> None:
+) -> FrozenResults:
+    """Write the facts into the fresh schema while the results are computed (PostgreSQL
+    takes the rows in on the other core), then write the results."""
     await create_schema(conn, schema)
     async with conn.transaction():
-        await conn.copy_records_to_table(
-            "facts",
-            records=[fact.row(held) for fact, held in facts.values()],
-            columns=FACT_COLUMNS,
-            schema_name=schema,
+        copying = asyncio.create_task(
+            conn.copy_records_to_table(
+                "facts",
+                records=[fact.row(held) for fact, held in facts.values()],
+                columns=FACT_COLUMNS,
+                schema_name=schema,
+            )
         )
-        await write_results(conn, edition_facts.edition, edition_results(edition_facts))
+        try:
+            frozen = await asyncio.to_thread(freeze, edition_facts)
+        finally:
+            await copying
+        await write_results(conn, edition_facts.edition, frozen.results, frozen.documents)
+    return frozen
 
 
 async def swap_into_live(
@@ -247,6 +256,18 @@ async def replay(
     swap: bool = False,
     progress: TextIO | None = sys.stderr,
 ) -> Replayed:
+    # Hundreds of thousands of objects are created and all kept until the end: the cyclic
+    # garbage collector would walk them again and again for nothing.
+    gc.disable()
+    try:
+        return await _replay(settings, edition, swap=swap, progress=progress)
+    finally:
+        gc.enable()
+
+
+async def _replay(
+    settings: Settings, edition: int, *, swap: bool, progress: TextIO | None
+) -> Replayed:
     started = time.perf_counter()
     schema = f"replay_{edition}_{datetime.now(UTC):%Y%m%dT%H%M%S%f}"
     outcome = Replayed(edition, schema)
@@ -268,12 +289,11 @@ async def replay(
     edition_facts = EditionFacts(edition).add_all(
         fact.event for fact, held in facts.values() if not held
     )
-    frozen = freeze(edition_facts)
-    outcome.fingerprint = frozen.fingerprint
-    outcome.structures = frozen.summary.structures
     conn = await asyncpg.connect(settings.database_url)
     try:
-        await write_schema(conn, schema, facts, edition_facts)
+        frozen = await rebuild_schema(conn, schema, facts, edition_facts)
+        outcome.fingerprint = frozen.fingerprint
+        outcome.structures = frozen.summary.structures
         if swap:
             await swap_into_live(conn, schema, edition, frozen, outcome)
     finally:

@@ -78,7 +78,7 @@ class StructureResult:
 def structure_result(edition: EditionFacts, facts: StructureFacts) -> StructureResult:
     current = facts.current_probes()
     scores = score_probes(
-        (edition.items(probe.referential_version), answers) for probe, answers, _ in current
+        (edition.scorer(probe.referential_version), answers) for probe, answers, _ in current
     )
     channel_probes: dict[str, int] = {}
     for probe, _, _ in current:

@@ -95,31 +95,109 @@ class StructureScores:
         return tally.score if tally is not None and tally.weights else None
 
 
-def _tally(groups: dict[str, Tally], key: str) -> Tally:
-    tally = groups.get(key)
-    if tally is None:
-        tally = groups[key] = Tally()
-    return tally
+_NOT_SCORED = object()
+_UNKNOWN = object()
+
+
+def _places(value: Decimal) -> int:
+    exponent = value.as_tuple().exponent
+    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
+
+
+def _scale(items: Mapping[str, Item]) -> int:
+    """Decimal places that make every weight x score of these items a whole number."""
+    places = 0
+    for item in items.values():
+        answer = item.answer
+        if isinstance(answer, MeasureAnswer):
+            scores = [t.score for t in answer.thresholds] + [answer.otherwise]
+        elif isinstance(answer, ChoiceAnswer):
+            scores = list(answer.choices.values())
+        else:
+            scores = [ONE]
+        places = max(places, _places(item.weight) + max(_places(s) for s in scores))
+    return places
+
+
+class Scorer:
+    """A referential's items, remembering each distinct answer's (weight x score, weight) as
+    whole numbers of 10^-scale: a campaign repeats the same few answers thousands of times,
+    and integer sums are exact and fast."""
+
+    def __init__(self, items: Mapping[str, Item]) -> None:
+        self.items = items
+        self.scale = _scale(items)
+        self.memo: dict[tuple[str, type, Any], Any] = {}
+
+    def weighted(self, code: str, value: Any) -> Any:
+        """(weight x score, weight) in units of 10^-scale; _NOT_SCORED ("n/a", or a value the
+        item cannot score); _UNKNOWN for an item the referential does not have."""
+        item = self.items.get(code)
+        if item is None:
+            known: Any = _UNKNOWN
+        else:
+            score = item_score(item, value)
+            if score is None:
+                known = _NOT_SCORED
+            else:
+                unit = Decimal(10**self.scale)
+                weighted = CONTEXT.multiply(CONTEXT.multiply(item.weight, score), unit)
+                known = (int(weighted), int(CONTEXT.multiply(item.weight, unit)))
+        self.memo[(code, value.__class__, value)] = known  # True == 1: the type keeps them apart
+        return known
+
+
+def _tally(weighted: int, weights: int, answers: int, scale: int) -> Tally:
+    return Tally(
+        CONTEXT.scaleb(Decimal(weighted), -scale), CONTEXT.scaleb(Decimal(weights), -scale), answers
+    )
 
 
 def score_probes(
-    probes: Iterable[tuple[Mapping[str, Item], Mapping[str, Any]]],
+    probes: Iterable[tuple[Scorer | Mapping[str, Item], Mapping[str, Any]]],
 ) -> StructureScores:
-    """A structure's scores from its probes, each given as (its referential's items by code,
-    its current answers)."""
-    scores = StructureScores()
-    for items, answers in probes:
+    """A structure's scores from its probes, each given as (its referential's items, as a
+    Scorer or by code, and its current answers)."""
+    scored = [(s if isinstance(s, Scorer) else Scorer(s), answers) for s, answers in probes]
+    scale = max((scorer.scale for scorer, _ in scored), default=0)
+    sums: dict[str, list[Any]] = {}  # item code -> [Σ w*s, Σ w, answers, item], in 10^-scale
+    ignored = 0
+    for scorer, answers in scored:
+        memo = scorer.memo
+        factor = 10 ** (scale - scorer.scale)
         for code, value in answers.items():
-            item = items.get(code)
-            if item is None:
-                scores.ignored_answers += 1
+            known = memo.get((code, value.__class__, value))
+            if known is None:
+                known = scorer.weighted(code, value)
+            if known is _NOT_SCORED:
                 continue
-            score = item_score(item, value)
-            if score is None:
+            if known is _UNKNOWN:
+                ignored += 1
                 continue
-            weight = item.weight
-            _tally(scores.items, code).add(weight, score)
-            _tally(scores.determinants, item.determinant).add(weight, score)
-            _tally(scores.steps, item.step.value).add(weight, score)
-            _tally(scores.channels, item.channel.value).add(weight, score)
+            tally = sums.get(code)
+            if tally is None:
+                sums[code] = [known[0] * factor, known[1] * factor, 1, scorer.items[code]]
+            else:
+                tally[0] += known[0] * factor
+                tally[1] += known[1] * factor
+                tally[2] += 1
+    # Each item belongs to one determinant, step and channel: their sums are its sums.
+    groups: dict[tuple[str, str], list[int]] = {}
+    scores = StructureScores(ignored_answers=ignored)
+    for code, (weighted, weights, answered, item) in sums.items():
+        scores.items[code] = _tally(weighted, weights, answered, scale)
+        for group_key in (
+            ("determinants", item.determinant),
+            ("steps", item.step.value),
+            ("channels", item.channel.value),
+        ):
+            group = groups.get(group_key)
+            if group is None:
+                groups[group_key] = [weighted, weights, answered]
+            else:
+                group[0] += weighted
+                group[1] += weights
+                group[2] += answered
+    for (kind, key), (weighted, weights, answered) in sorted(groups.items()):
+        getattr(scores, kind)[key] = _tally(weighted, weights, answered, scale)
     return scores

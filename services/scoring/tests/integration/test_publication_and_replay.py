@@ -123,7 +123,8 @@ def test_a_replay_with_swap_repairs_the_live_read_model(
     )
     query(
         scoring_settings,
-        "UPDATE live.structure_results SET document = jsonb_set(document, '{global}', '\"1\"') "
+        "UPDATE live.structure_results "
+        "SET document = jsonb_set(document::jsonb, '{global}', '\"1\"')::json "
         "WHERE registration_id = $1",
         lyon.registration_id,
     )
