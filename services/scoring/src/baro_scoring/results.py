@@ -11,6 +11,7 @@ KPIs. Pure: the live projection, publication and replay all call these functions
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -20,7 +21,7 @@ from uuid import UUID
 from baro_contracts.audit_v1 import Step
 from baro_scoring.facts import EditionFacts, Profile, StructureFacts
 from baro_scoring.kpis import KPI_BY_CODE, add_tallies, tally_kpis
-from baro_scoring.rules import CONTEXT, StructureScores, Tally, mean, score_probes
+from baro_scoring.rules import CONTEXT, StructureScores, Tally, mean, score_of, score_probes
 
 
 def exact(value: Decimal) -> str:
@@ -28,12 +29,21 @@ def exact(value: Decimal) -> str:
     return format(CONTEXT.normalize(value), "f")
 
 
+@functools.lru_cache(maxsize=65536)
+def _texts(units_weighted: int, units_weights: int, scale: int) -> tuple[str, str]:
+    return (
+        exact(score_of(units_weighted, units_weights)),
+        exact(CONTEXT.scaleb(Decimal(units_weights), -scale)),
+    )
+
+
 def _groups(groups: Mapping[str, Tally]) -> dict[str, dict[str, Any]]:
-    return {
-        key: {"score": exact(t.score), "weights": exact(t.weights), "answers": t.answers}
-        for key, t in sorted(groups.items())
-        if t.weights
-    }
+    documents = {}
+    for key, t in sorted(groups.items()):
+        if t.units_weights:
+            score, weights = _texts(t.units_weighted, t.units_weights, t.scale)
+            documents[key] = {"score": score, "weights": weights, "answers": t.answers}
+    return documents
 
 
 @dataclass(frozen=True)

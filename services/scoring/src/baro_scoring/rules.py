@@ -14,6 +14,7 @@ on any machine, live or replayed. Rounding is for display only.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Context, Decimal
@@ -61,20 +62,33 @@ def mean(values: Iterable[Decimal]) -> Decimal | None:
 
 @dataclass
 class Tally:
-    """Σ(weight * score) and Σ(weight) of a group's answered items: exact decimals."""
+    """Σ(weight * score) and Σ(weight) of a group's answered items, exactly: whole numbers
+    of 10^-scale."""
 
-    weighted: Decimal = ZERO
-    weights: Decimal = ZERO
+    units_weighted: int = 0
+    units_weights: int = 0
     answers: int = 0
+    scale: int = 0
 
-    def add(self, weight: Decimal, score: Decimal) -> None:
-        self.weighted = CONTEXT.add(self.weighted, CONTEXT.multiply(weight, score))
-        self.weights = CONTEXT.add(self.weights, weight)
-        self.answers += 1
+    @property
+    def weighted(self) -> Decimal:
+        return CONTEXT.scaleb(Decimal(self.units_weighted), -self.scale)
+
+    @property
+    def weights(self) -> Decimal:
+        return CONTEXT.scaleb(Decimal(self.units_weights), -self.scale)
 
     @property
     def score(self) -> Decimal:
-        return CONTEXT.divide(CONTEXT.multiply(HUNDRED, self.weighted), self.weights)
+        return score_of(self.units_weighted, self.units_weights)
+
+
+@functools.lru_cache(maxsize=65536)
+def score_of(units_weighted: int, units_weights: int) -> Decimal:
+    """100 * Σ(w*s) / Σ(w): the scale cancels out. Structures share most of their sums."""
+    return CONTEXT.divide(
+        CONTEXT.multiply(HUNDRED, Decimal(units_weighted)), Decimal(units_weights)
+    )
 
 
 @dataclass
@@ -88,11 +102,11 @@ class StructureScores:
 
     @property
     def global_score(self) -> Decimal | None:
-        return mean(t.score for t in self.channels.values() if t.weights)
+        return mean(t.score for t in self.channels.values() if t.units_weights)
 
     def step_score(self, step: str) -> Decimal | None:
         tally = self.steps.get(step)
-        return tally.score if tally is not None and tally.weights else None
+        return tally.score if tally is not None and tally.units_weights else None
 
 
 _NOT_SCORED = object()
@@ -128,6 +142,14 @@ class Scorer:
         self.items = items
         self.scale = _scale(items)
         self.memo: dict[tuple[str, type, Any], Any] = {}
+        self.groups = {
+            code: (
+                ("determinants", item.determinant),
+                ("steps", item.step.value),
+                ("channels", item.channel.value),
+            )
+            for code, item in items.items()
+        }
 
     def weighted(self, code: str, value: Any) -> Any:
         """(weight x score, weight) in units of 10^-scale; _NOT_SCORED ("n/a", or a value the
@@ -147,12 +169,6 @@ class Scorer:
         return known
 
 
-def _tally(weighted: int, weights: int, answers: int, scale: int) -> Tally:
-    return Tally(
-        CONTEXT.scaleb(Decimal(weighted), -scale), CONTEXT.scaleb(Decimal(weights), -scale), answers
-    )
-
-
 def score_probes(
     probes: Iterable[tuple[Scorer | Mapping[str, Item], Mapping[str, Any]]],
 ) -> StructureScores:
@@ -160,7 +176,8 @@ def score_probes(
     Scorer or by code, and its current answers)."""
     scored = [(s if isinstance(s, Scorer) else Scorer(s), answers) for s, answers in probes]
     scale = max((scorer.scale for scorer, _ in scored), default=0)
-    sums: dict[str, list[Any]] = {}  # item code -> [Σ w*s, Σ w, answers, item], in 10^-scale
+    # item code -> [Σ w*s, Σ w, answers, its groups], in units of 10^-scale
+    sums: dict[str, list[Any]] = {}
     ignored = 0
     for scorer, answers in scored:
         memo = scorer.memo
@@ -176,7 +193,7 @@ def score_probes(
                 continue
             tally = sums.get(code)
             if tally is None:
-                sums[code] = [known[0] * factor, known[1] * factor, 1, scorer.items[code]]
+                sums[code] = [known[0] * factor, known[1] * factor, 1, scorer.groups[code]]
             else:
                 tally[0] += known[0] * factor
                 tally[1] += known[1] * factor
@@ -184,13 +201,9 @@ def score_probes(
     # Each item belongs to one determinant, step and channel: their sums are its sums.
     groups: dict[tuple[str, str], list[int]] = {}
     scores = StructureScores(ignored_answers=ignored)
-    for code, (weighted, weights, answered, item) in sums.items():
-        scores.items[code] = _tally(weighted, weights, answered, scale)
-        for group_key in (
-            ("determinants", item.determinant),
-            ("steps", item.step.value),
-            ("channels", item.channel.value),
-        ):
+    for code, (weighted, weights, answered, item_groups) in sums.items():
+        scores.items[code] = Tally(weighted, weights, answered, scale)
+        for group_key in item_groups:
             group = groups.get(group_key)
             if group is None:
                 groups[group_key] = [weighted, weights, answered]
@@ -199,5 +212,5 @@ def score_probes(
                 group[1] += weights
                 group[2] += answered
     for (kind, key), (weighted, weights, answered) in sorted(groups.items()):
-        getattr(scores, kind)[key] = _tally(weighted, weights, answered, scale)
+        getattr(scores, kind)[key] = Tally(weighted, weights, answered, scale)
     return scores
