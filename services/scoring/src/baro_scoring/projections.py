@@ -17,7 +17,9 @@ never recompute a structure from a stale view.
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -193,42 +195,62 @@ async def insert_facts(
     return await conn.fetch(INSERT_FACTS, *(list(column) for column in zip(*rows, strict=True)))
 
 
-_parsed_referentials: dict[str, ContractEvent] = {}
+class ParsedFacts:
+    """Parsed events by event id, for one read model: facts never change, so recomputing a
+    structure parses only the facts this process has not parsed yet. Least recently used
+    events are forgotten beyond `size`."""
 
+    def __init__(self, size: int = 50_000) -> None:
+        self.size = size
+        self._events: OrderedDict[str, ContractEvent] = OrderedDict()
 
-def _parse_stored(event_id: str, event_type: str, body: str) -> ContractEvent:
-    # Referentials are big and never change: parse each once per process.
-    if event_type == REFERENTIAL:
-        known = _parsed_referentials.get(event_id)
-        if known is None:
-            known = _parsed_referentials[event_id] = event_class(event_type).model_validate_json(
-                body
-            )
-        return known
-    return event_class(event_type).model_validate_json(body)
+    def get(self, event_id: str) -> ContractEvent | None:
+        event = self._events.get(event_id)
+        if event is not None:
+            self._events.move_to_end(event_id)
+        return event
+
+    def put(self, event: ContractEvent) -> None:
+        self._events[event.event_id] = event
+        self._events.move_to_end(event.event_id)
+        while len(self._events) > self.size:
+            self._events.popitem(last=False)
 
 
 async def load_edition_facts(
-    conn: Connection, edition: int, registration_ids: Iterable[UUID] | None = None
+    conn: Connection,
+    edition: int,
+    registration_ids: Iterable[UUID] | None = None,
+    parsed: ParsedFacts | None = None,
 ) -> EditionFacts:
-    """The edition's facts (not held): of those structures, or all of them."""
+    """The edition's facts (not held): of those structures (and the referentials), or all."""
+    parsed = parsed or ParsedFacts(0)
     if registration_ids is None:
-        rows = await conn.fetch(
-            "SELECT event_id, event_type, body FROM facts WHERE edition = $1 AND NOT held",
-            edition,
+        ids = await conn.fetch(
+            "SELECT event_id FROM facts WHERE edition = $1 AND NOT held", edition
         )
     else:
-        rows = await conn.fetch(
-            "SELECT event_id, event_type, body FROM facts WHERE edition = $1 AND NOT held "
+        ids = await conn.fetch(
+            "SELECT event_id FROM facts WHERE edition = $1 AND NOT held "
             "AND (registration_id = ANY($2::uuid[]) OR event_type = $3)",
             edition,
             list(registration_ids),
             REFERENTIAL,
         )
-    facts = EditionFacts(edition)
-    for row in rows:
-        facts.add(_parse_stored(row["event_id"], row["event_type"], row["body"]))
-    return facts
+    events: dict[str, ContractEvent | None] = {row["event_id"]: None for row in ids}
+    for event_id in events:
+        events[event_id] = parsed.get(event_id)
+    missing = [event_id for event_id, event in events.items() if event is None]
+    if missing:
+        rows = await conn.fetch(
+            "SELECT event_id, event_type, body FROM facts WHERE event_id = ANY($1::text[])",
+            missing,
+        )
+        for row in rows:
+            event = event_class(row["event_type"]).model_validate_json(row["body"])
+            parsed.put(event)
+            events[row["event_id"]] = event
+    return EditionFacts(edition).add_all(e for e in events.values() if e is not None)
 
 
 def _line(document: Mapping[str, Any]) -> dict[str, Any]:
@@ -277,9 +299,9 @@ async def revision(conn: Connection, edition: int) -> int | None:
     return int(value) if value is not None else None
 
 
-async def recompute(conn: Connection, edition: int, registration_ids: set[UUID] | None) -> None:
-    """Recompute those structures' scores (all the edition's with None) from their facts."""
-    facts = await load_edition_facts(conn, edition, registration_ids)
+def _results_of(
+    facts: EditionFacts, registration_ids: set[UUID] | None
+) -> tuple[list[StructureResult], list[dict[str, Any]]]:
     if registration_ids is None:
         results = edition_results(facts)
     else:
@@ -288,15 +310,35 @@ async def recompute(conn: Connection, edition: int, registration_ids: set[UUID] 
             for r in sorted(registration_ids)
             if r in facts.structures
         ]
+    return results, [result.document() for result in results]
+
+
+async def recompute(
+    conn: Connection,
+    edition: int,
+    registration_ids: set[UUID] | None,
+    parsed: ParsedFacts | None = None,
+) -> None:
+    """Recompute those structures' scores (all the edition's with None) from their facts.
+    The computing runs in a worker thread: the event loop keeps answering requests."""
+    facts = await load_edition_facts(conn, edition, registration_ids, parsed)
+    results, documents = await asyncio.to_thread(_results_of, facts, registration_ids)
     if results:
-        await write_results(conn, edition, results)
+        await write_results(conn, edition, results, documents)
 
 
 async def apply_facts(
-    conn: Connection, facts: Sequence[Fact], consumer: str, stream_sequence: int
+    conn: Connection,
+    facts: Sequence[Fact],
+    consumer: str,
+    stream_sequence: int,
+    parsed: ParsedFacts | None = None,
 ) -> int:
     """Store the facts, recompute what they change, record the consumer's position: all in
     the caller's transaction. Returns how many facts were new."""
+    if parsed is not None:
+        for fact in facts:
+            parsed.put(fact.event)
     editions = {fact.event.edition for fact in facts}
     await lock_editions(conn, editions)
     held = await published_editions(conn, editions)
@@ -312,7 +354,7 @@ async def apply_facts(
         elif row["registration_id"] is not None:
             some.setdefault(row["edition"], set()).add(row["registration_id"])
     for edition in sorted(whole | some.keys()):
-        await recompute(conn, edition, None if edition in whole else some[edition])
+        await recompute(conn, edition, None if edition in whole else some[edition], parsed)
     await conn.execute(
         "INSERT INTO consumer_positions (consumer, stream_sequence) VALUES ($1, $2) "
         "ON CONFLICT (consumer) DO UPDATE SET updated_at = now(), "
@@ -419,7 +461,7 @@ async def referential_labels(conn: Connection, edition: int) -> dict[str, str]:
     )
     if row is None:
         return {}
-    referential = _parse_stored(row["event_id"], REFERENTIAL, row["body"])
+    referential = audit.ReferentialPublished.model_validate_json(row["body"])
     assert isinstance(referential, audit.ReferentialPublished)
     labels = {d.code: d.label for d in referential.determinants}
     labels.update({i.code: i.label for i in referential.items})
