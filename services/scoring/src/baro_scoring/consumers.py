@@ -31,7 +31,7 @@ from pydantic import ValidationError
 from baro_chassis.consumers import dead_letter_raw, ensure_streams
 from baro_chassis.nats import connect
 from baro_contracts.streams import AUDIT_STREAM, REGISTRATION_STREAM, StreamSpec
-from baro_scoring.projections import Fact, ParsedFacts, apply_facts, parse_fact
+from baro_scoring.projections import Fact, WriterMemory, apply_facts, parse_fact
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
@@ -73,11 +73,13 @@ async def fetch_waiting(sub: object, batch_size: int) -> list[Msg]:
 
 
 class BatchConsumer:
-    def __init__(self, pool: asyncpg.Pool, nc: Client, source: Source, parsed: ParsedFacts) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, nc: Client, source: Source, memory: WriterMemory
+    ) -> None:
         self.pool = pool
         self.nc = nc
         self.source = source
-        self.parsed = parsed
+        self.memory = memory
 
     async def run(self, stop: asyncio.Event) -> None:
         js = self.nc.jetstream()
@@ -121,7 +123,7 @@ class BatchConsumer:
             last = max(m.metadata.sequence.stream for m in messages)
             try:
                 async with self.pool.acquire() as conn, conn.transaction():
-                    await apply_facts(conn, facts, self.source.durable, last, self.parsed)
+                    await apply_facts(conn, facts, self.source.durable, last, self.memory)
             except Exception:
                 for m in messages:
                     await m.nak(delay=RETRY_DELAY_SECONDS)
@@ -139,7 +141,7 @@ class Consumers:
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._nc: Client | None = None
-        self.parsed = ParsedFacts()
+        self.memory = WriterMemory()
 
     async def start(self) -> None:
         # The producers may not have published yet: their streams come from the contracts.
@@ -147,7 +149,7 @@ class Consumers:
         self._nc = await connect(self.nats_url, "scoring-consumers")
         self._tasks = [
             asyncio.create_task(
-                BatchConsumer(self.pool, self._nc, source, self.parsed).run(self._stop)
+                BatchConsumer(self.pool, self._nc, source, self.memory).run(self._stop)
             )
             for source in SOURCES
         ]

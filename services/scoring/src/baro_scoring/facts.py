@@ -112,6 +112,10 @@ class EditionFacts:
             scorer = self._scorers[referential_version] = Scorer(items)
         return scorer
 
+    def referential_event_id(self, referential_version: int) -> str:
+        referential = self.referentials.get(referential_version)
+        return referential.event_id if referential is not None else ""
+
     def add(self, event: ContractEvent) -> None:
         """Take one event in; events scoring does not use are ignored. Should the producer
         ever send two events for one fact, the earlier in its log wins, whatever the order

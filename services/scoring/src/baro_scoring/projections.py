@@ -36,6 +36,7 @@ from baro_scoring.facts import EditionFacts, producer_position
 from baro_scoring.fingerprint import fingerprint, results_document
 from baro_scoring.results import (
     EditionSummary,
+    ScoreMemory,
     StructureLine,
     StructureResult,
     edition_results,
@@ -195,14 +196,15 @@ async def insert_facts(
     return await conn.fetch(INSERT_FACTS, *(list(column) for column in zip(*rows, strict=True)))
 
 
-class ParsedFacts:
-    """Parsed events by event id, for one read model: facts never change, so recomputing a
-    structure parses only the facts this process has not parsed yet. Least recently used
-    events are forgotten beyond `size`."""
+class WriterMemory:
+    """What one read model's writer keeps between batches: parsed events by event id (facts
+    never change, so a recompute parses only facts not parsed yet; the least recently used
+    are forgotten beyond `size`) and each structure's item sums (see ScoreMemory)."""
 
     def __init__(self, size: int = 50_000) -> None:
         self.size = size
         self._events: OrderedDict[str, ContractEvent] = OrderedDict()
+        self.scores = ScoreMemory()
 
     def get(self, event_id: str) -> ContractEvent | None:
         event = self._events.get(event_id)
@@ -221,10 +223,10 @@ async def load_edition_facts(
     conn: Connection,
     edition: int,
     registration_ids: Iterable[UUID] | None = None,
-    parsed: ParsedFacts | None = None,
+    memory: WriterMemory | None = None,
 ) -> EditionFacts:
     """The edition's facts (not held): of those structures (and the referentials), or all."""
-    parsed = parsed or ParsedFacts(0)
+    events_memory = memory or WriterMemory(0)
     if registration_ids is None:
         ids = await conn.fetch(
             "SELECT event_id FROM facts WHERE edition = $1 AND NOT held", edition
@@ -239,7 +241,7 @@ async def load_edition_facts(
         )
     events: dict[str, ContractEvent | None] = {row["event_id"]: None for row in ids}
     for event_id in events:
-        events[event_id] = parsed.get(event_id)
+        events[event_id] = events_memory.get(event_id)
     missing = [event_id for event_id, event in events.items() if event is None]
     if missing:
         rows = await conn.fetch(
@@ -248,7 +250,7 @@ async def load_edition_facts(
         )
         for row in rows:
             event = event_class(row["event_type"]).model_validate_json(row["body"])
-            parsed.put(event)
+            events_memory.put(event)
             events[row["event_id"]] = event
     return EditionFacts(edition).add_all(e for e in events.values() if e is not None)
 
@@ -300,16 +302,14 @@ async def revision(conn: Connection, edition: int) -> int | None:
 
 
 def _results_of(
-    facts: EditionFacts, registration_ids: set[UUID] | None
+    facts: EditionFacts, registration_ids: set[UUID] | None, memory: ScoreMemory | None
 ) -> tuple[list[StructureResult], list[dict[str, Any]]]:
-    if registration_ids is None:
-        results = edition_results(facts)
-    else:
-        results = [
-            structure_result(facts, facts.structures[r])
-            for r in sorted(registration_ids)
-            if r in facts.structures
-        ]
+    wanted = sorted(facts.structures) if registration_ids is None else sorted(registration_ids)
+    results = [
+        structure_result(facts, facts.structures[r], memory)
+        for r in wanted
+        if r in facts.structures
+    ]
     return results, [result.document() for result in results]
 
 
@@ -317,12 +317,13 @@ async def recompute(
     conn: Connection,
     edition: int,
     registration_ids: set[UUID] | None,
-    parsed: ParsedFacts | None = None,
+    memory: WriterMemory | None = None,
 ) -> None:
     """Recompute those structures' scores (all the edition's with None) from their facts.
     The computing runs in a worker thread: the event loop keeps answering requests."""
-    facts = await load_edition_facts(conn, edition, registration_ids, parsed)
-    results, documents = await asyncio.to_thread(_results_of, facts, registration_ids)
+    facts = await load_edition_facts(conn, edition, registration_ids, memory)
+    scores = memory.scores if memory is not None else None
+    results, documents = await asyncio.to_thread(_results_of, facts, registration_ids, scores)
     if results:
         await write_results(conn, edition, results, documents)
 
@@ -332,13 +333,13 @@ async def apply_facts(
     facts: Sequence[Fact],
     consumer: str,
     stream_sequence: int,
-    parsed: ParsedFacts | None = None,
+    memory: WriterMemory | None = None,
 ) -> int:
     """Store the facts, recompute what they change, record the consumer's position: all in
     the caller's transaction. Returns how many facts were new."""
-    if parsed is not None:
+    if memory is not None:
         for fact in facts:
-            parsed.put(fact.event)
+            memory.put(fact.event)
     editions = {fact.event.edition for fact in facts}
     await lock_editions(conn, editions)
     held = await published_editions(conn, editions)
@@ -354,7 +355,7 @@ async def apply_facts(
         elif row["registration_id"] is not None:
             some.setdefault(row["edition"], set()).add(row["registration_id"])
     for edition in sorted(whole | some.keys()):
-        await recompute(conn, edition, None if edition in whole else some[edition], parsed)
+        await recompute(conn, edition, None if edition in whole else some[edition], memory)
     await conn.execute(
         "INSERT INTO consumer_positions (consumer, stream_sequence) VALUES ($1, $2) "
         "ON CONFLICT (consumer) DO UPDATE SET updated_at = now(), "

@@ -12,6 +12,7 @@ KPIs. Pure: the live projection, publication and replay all call these functions
 from __future__ import annotations
 
 import functools
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -21,7 +22,16 @@ from uuid import UUID
 from baro_contracts.audit_v1 import Step
 from baro_scoring.facts import EditionFacts, Profile, StructureFacts
 from baro_scoring.kpis import KPI_BY_CODE, add_tallies, tally_kpis
-from baro_scoring.rules import CONTEXT, StructureScores, Tally, mean, score_of, score_probes
+from baro_scoring.rules import (
+    CONTEXT,
+    StructureScores,
+    Sums,
+    Tally,
+    add_answers,
+    mean,
+    score_of,
+    scores_of,
+)
 
 
 def exact(value: Decimal) -> str:
@@ -85,11 +95,76 @@ class StructureResult:
         return StructureLine.from_document(self.document())
 
 
-def structure_result(edition: EditionFacts, facts: StructureFacts) -> StructureResult:
+@dataclass
+class _Scored:
+    """A structure's item sums as of these probe versions: (recorded event id, correction
+    event ids, referential event id) per probe id."""
+
+    versions: dict[UUID, tuple[str, tuple[str, ...], str]]
+    scale: int
+    sums: Sums
+    ignored: int
+
+
+class ScoreMemory:
+    """Each structure's item sums from its last scoring, so that a structure gaining a probe
+    adds that probe's answers only (the live consumer's case), instead of rescoring them all.
+    Anything else (a correction, another referential) rescores the structure."""
+
+    def __init__(self, size: int = 20_000) -> None:
+        self.size = size
+        self._scored: OrderedDict[UUID, _Scored] = OrderedDict()
+
+    def get(self, registration_id: UUID) -> _Scored | None:
+        return self._scored.get(registration_id)
+
+    def put(self, registration_id: UUID, scored: _Scored) -> None:
+        self._scored[registration_id] = scored
+        self._scored.move_to_end(registration_id)
+        while len(self._scored) > self.size:
+            self._scored.popitem(last=False)
+
+
+def _score(
+    edition: EditionFacts,
+    facts: StructureFacts,
+    current: list[tuple[Any, dict[str, Any], dict[str, Any]]],
+    memory: ScoreMemory | None,
+) -> StructureScores:
+    scorers = {p.probe_id: edition.scorer(p.referential_version) for p, _, _ in current}
+    versions = {
+        p.probe_id: (
+            p.event_id,
+            tuple(c.event_id for _, c in sorted(facts.corrections.get(p.probe_id, {}).items())),
+            edition.referential_event_id(p.referential_version),
+        )
+        for p, _, _ in current
+    }
+    scale = max((s.scale for s in scorers.values()), default=0)
+    known = memory.get(facts.registration_id) if memory is not None else None
+    if (
+        known is not None
+        and known.scale == scale
+        and all(versions.get(p) == v for p, v in known.versions.items())
+    ):
+        sums: Sums = {code: list(tally) for code, tally in known.sums.items()}
+        ignored = known.ignored
+        todo = [(p, a) for p, a, _ in current if p.probe_id not in known.versions]
+    else:
+        sums, ignored = {}, 0
+        todo = [(p, a) for p, a, _ in current]
+    for probe, answers in todo:
+        ignored += add_answers(sums, scorers[probe.probe_id], answers, scale)
+    if memory is not None:
+        memory.put(facts.registration_id, _Scored(versions, scale, sums, ignored))
+    return scores_of(sums, scale, ignored)
+
+
+def structure_result(
+    edition: EditionFacts, facts: StructureFacts, memory: ScoreMemory | None = None
+) -> StructureResult:
     current = facts.current_probes()
-    scores = score_probes(
-        (edition.scorer(probe.referential_version), answers) for probe, answers, _ in current
-    )
+    scores = _score(edition, facts, current, memory)
     channel_probes: dict[str, int] = {}
     for probe, _, _ in current:
         channel_probes[probe.channel.value] = channel_probes.get(probe.channel.value, 0) + 1

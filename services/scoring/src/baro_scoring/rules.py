@@ -169,36 +169,39 @@ class Scorer:
         return known
 
 
-def score_probes(
-    probes: Iterable[tuple[Scorer | Mapping[str, Item], Mapping[str, Any]]],
-) -> StructureScores:
-    """A structure's scores from its probes, each given as (its referential's items, as a
-    Scorer or by code, and its current answers)."""
-    scored = [(s if isinstance(s, Scorer) else Scorer(s), answers) for s, answers in probes]
-    scale = max((scorer.scale for scorer, _ in scored), default=0)
-    # item code -> [Σ w*s, Σ w, answers, its groups], in units of 10^-scale
-    sums: dict[str, list[Any]] = {}
+Sums = dict[str, list[Any]]
+"""Item code -> [Σ w*s, Σ w, answers, its (determinant, step, channel) keys], in units of
+10^-scale."""
+
+
+def add_answers(sums: Sums, scorer: Scorer, answers: Mapping[str, Any], scale: int) -> int:
+    """Add one probe's answers to `sums` (kept in units of 10^-scale, scale >= the scorer's);
+    returns how many answers were to items the referential does not have."""
+    memo = scorer.memo
+    factor = 10 ** (scale - scorer.scale)
     ignored = 0
-    for scorer, answers in scored:
-        memo = scorer.memo
-        factor = 10 ** (scale - scorer.scale)
-        for code, value in answers.items():
-            known = memo.get((code, value.__class__, value))
-            if known is None:
-                known = scorer.weighted(code, value)
-            if known is _NOT_SCORED:
-                continue
-            if known is _UNKNOWN:
-                ignored += 1
-                continue
-            tally = sums.get(code)
-            if tally is None:
-                sums[code] = [known[0] * factor, known[1] * factor, 1, scorer.groups[code]]
-            else:
-                tally[0] += known[0] * factor
-                tally[1] += known[1] * factor
-                tally[2] += 1
-    # Each item belongs to one determinant, step and channel: their sums are its sums.
+    for code, value in answers.items():
+        known = memo.get((code, value.__class__, value))
+        if known is None:
+            known = scorer.weighted(code, value)
+        if known is _NOT_SCORED:
+            continue
+        if known is _UNKNOWN:
+            ignored += 1
+            continue
+        tally = sums.get(code)
+        if tally is None:
+            sums[code] = [known[0] * factor, known[1] * factor, 1, scorer.groups[code]]
+        else:
+            tally[0] += known[0] * factor
+            tally[1] += known[1] * factor
+            tally[2] += 1
+    return ignored
+
+
+def scores_of(sums: Sums, scale: int, ignored: int) -> StructureScores:
+    """Item, determinant, step and channel tallies from the items' sums: each item belongs
+    to one determinant, step and channel, so their sums are its sums."""
     groups: dict[tuple[str, str], list[int]] = {}
     scores = StructureScores(ignored_answers=ignored)
     for code, (weighted, weights, answered, item_groups) in sums.items():
@@ -214,3 +217,15 @@ def score_probes(
     for (kind, key), (weighted, weights, answered) in sorted(groups.items()):
         getattr(scores, kind)[key] = Tally(weighted, weights, answered, scale)
     return scores
+
+
+def score_probes(
+    probes: Iterable[tuple[Scorer | Mapping[str, Item], Mapping[str, Any]]],
+) -> StructureScores:
+    """A structure's scores from its probes, each given as (its referential's items, as a
+    Scorer or by code, and its current answers)."""
+    scored = [(s if isinstance(s, Scorer) else Scorer(s), answers) for s, answers in probes]
+    scale = max((scorer.scale for scorer, _ in scored), default=0)
+    sums: Sums = {}
+    ignored = sum(add_answers(sums, scorer, answers, scale) for scorer, answers in scored)
+    return scores_of(sums, scale, ignored)

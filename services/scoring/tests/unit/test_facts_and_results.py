@@ -353,3 +353,40 @@ def test_a_structure_without_a_plan_is_not_complete() -> None:
     result = result_of(facts, town)
     assert result.planned is None
     assert result.complete is False
+
+
+# --- the live consumer's memory of item sums ---------------------------------------------
+
+
+def test_scoring_probe_by_probe_with_memory_equals_scoring_everything_at_once() -> None:
+    """The live consumer adds a new probe's answers to the structure's remembered sums; a
+    correction or another referential makes it rescore: the results never differ."""
+    from baro_scoring.results import ScoreMemory
+
+    e = Events()
+    town = e.structure()
+    referential = e.referential()
+    phone = e.probe(town, "phone", {"PHO-ACC-01": True, "PHO-ACC-02": 4, "PHO-PRO-01": "none"})
+    email = e.probe(town, "email", {"EMA-INF-01": False, "EMA-PRO-01": True}, slot=2)
+    website = e.probe(town, "website", slot=3)
+    heavier = [
+        item.model_copy(update={"weight": D(7)}) if item.code == "EMA-INF-01" else item
+        for item in HAND_ITEMS
+    ]
+    steps: list[list[ContractEvent]] = [
+        [referential, town, e.plan(town, "phone", "email", "website"), phone],
+        [email],
+        [e.correction(email, answers={"EMA-INF-01": True})],  # rescored
+        [website],
+        [republished(referential, 1000).model_copy(update={"items": heavier})],  # earlier wins
+        [e.correction(phone, answers={"PHO-ACC-02": 9})],
+    ]
+    memory = ScoreMemory()
+    seen: list[ContractEvent] = []
+    for step in steps:
+        seen += step
+        facts = facts_of(*seen)
+        remembered = structure_result(facts, facts.structures[town.registration_id], memory)
+        assert remembered.document() == result_of(facts, town).document()
+    # phone (1 + 2*0 + 0)/4 = 25; email (3 + 1)/4 = 100; website 100 → (25 + 100 + 100) / 3
+    assert remembered.document()["global"] == "75"
