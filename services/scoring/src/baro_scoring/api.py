@@ -114,14 +114,19 @@ def _staff_or_published(principal: Principal | None, published: bool, what: str)
 
 @router.get("/editions/{year}/scores/{registration_id}")
 async def structure_scores(
-    year: int, registration_id: UUID, principal: StaffOrStructure, pool: Pool, cache: Cache
+    year: int,
+    registration_id: UUID,
+    principal: StaffOrStructure,
+    pool: Pool,
+    cache: Cache,
+    request: Request,
 ) -> dict[str, Any]:
     """A structure's scores. Its own token sees only its own; a free participant gets its
     channel averages and the peer comparison, a paid one everything."""
     ensure_registration(principal, registration_id, *STAFF)
     async with pool.acquire() as conn:
         _, summary, published = await _edition(conn, year, cache)
-        document = await structure_document(conn, year, registration_id)
+        document = await structure_document(conn, year, registration_id, request.app.state.memory)
         labels = await referential_labels(conn, year)
     if document is None or document["category"] is None:
         raise NotFound(

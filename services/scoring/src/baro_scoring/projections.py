@@ -3,8 +3,10 @@
 
 - `facts`: every registration.v1 and audit.v1 event received, once (keyed by its event id),
   with `held` set on an event that arrived after its edition's results were published.
-- `structure_results`: each structure's scores, recomputed from the facts whenever one of
-  its facts arrives.
+- `structure_results`: each structure's line (global, channel and step scores, progress,
+  KPI counts: what rankings and syntheses need), recomputed from its facts whenever one of
+  them arrives. A structure's full detail (determinants, items) is computed from its facts
+  when asked for: writing it on every probe would cost more than reading it.
 - `edition_revisions`: a counter per edition, moved by every change to its results, so a
   reader can keep the edition's summary until it moves.
 - `consumer_positions`: how far each durable consumer got in its stream, written in the same
@@ -70,7 +72,6 @@ CREATE TABLE IF NOT EXISTS structure_results (
     edition integer NOT NULL,
     registration_id uuid NOT NULL,
     line json NOT NULL,
-    document json NOT NULL,
     computed_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (edition, registration_id)
 );
@@ -93,22 +94,6 @@ CREATE TABLE IF NOT EXISTS publications (
     document json NOT NULL
 );
 """
-
-LINE_KEYS = (
-    "registration_id",
-    "name",
-    "category",
-    "participation",
-    "certified",
-    "complete",
-    "probes",
-    "planned",
-    "global",
-    "steps",
-    "channels",
-    "channel_probes",
-    "kpis",
-)
 
 
 @dataclass(frozen=True)
@@ -255,15 +240,11 @@ async def load_edition_facts(
     return EditionFacts(edition).add_all(e for e in events.values() if e is not None)
 
 
-def _line(document: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: document[key] for key in LINE_KEYS}
-
-
 UPSERT_RESULTS = """
-INSERT INTO structure_results (edition, registration_id, line, document, computed_at)
-SELECT $1, * FROM unnest($2::uuid[], $3::json[], $4::json[]), now()
+INSERT INTO structure_results (edition, registration_id, line, computed_at)
+SELECT $1, * FROM unnest($2::uuid[], $3::json[]), now()
 ON CONFLICT (edition, registration_id) DO UPDATE
-SET line = EXCLUDED.line, document = EXCLUDED.document, computed_at = EXCLUDED.computed_at
+SET line = EXCLUDED.line, computed_at = EXCLUDED.computed_at
 """
 
 
@@ -271,16 +252,16 @@ async def write_results(
     conn: Connection,
     edition: int,
     results: Sequence[StructureResult],
-    documents: Sequence[dict[str, Any]] | None = None,
+    lines: Sequence[dict[str, Any]] | None = None,
 ) -> None:
-    if documents is None:
-        documents = [result.document() for result in results]
+    """Store the structures' lines (`line_document()`, computed here unless given)."""
+    if lines is None:
+        lines = [result.line_document() for result in results]
     await conn.execute(
         UPSERT_RESULTS,
         edition,
         [result.registration_id for result in results],
-        [json.dumps(_line(document)) for document in documents],
-        [json.dumps(document) for document in documents],
+        [json.dumps(line) for line in lines],
     )
     await bump_revision(conn, edition)
 
@@ -310,7 +291,7 @@ def _results_of(
         for r in wanted
         if r in facts.structures
     ]
-    return results, [result.document() for result in results]
+    return results, [result.line_document() for result in results]
 
 
 async def recompute(
@@ -323,9 +304,9 @@ async def recompute(
     The computing runs in a worker thread: the event loop keeps answering requests."""
     facts = await load_edition_facts(conn, edition, registration_ids, memory)
     scores = memory.scores if memory is not None else None
-    results, documents = await asyncio.to_thread(_results_of, facts, registration_ids, scores)
+    results, lines = await asyncio.to_thread(_results_of, facts, registration_ids, scores)
     if results:
-        await write_results(conn, edition, results, documents)
+        await write_results(conn, edition, results, lines)
 
 
 async def apply_facts(
@@ -372,14 +353,12 @@ async def lines(conn: Connection, edition: int) -> list[StructureLine]:
 
 
 async def structure_document(
-    conn: Connection, edition: int, registration_id: UUID
+    conn: Connection, edition: int, registration_id: UUID, memory: WriterMemory | None = None
 ) -> dict[str, Any] | None:
-    value = await conn.fetchval(
-        "SELECT document FROM structure_results WHERE edition = $1 AND registration_id = $2",
-        edition,
-        registration_id,
-    )
-    return json.loads(value) if value is not None else None
+    """The structure's full results document, computed from its facts now."""
+    facts = await load_edition_facts(conn, edition, [registration_id], memory)
+    structure = facts.structures.get(registration_id)
+    return structure_result(facts, structure).document() if structure is not None else None
 
 
 async def edition_known(conn: Connection, edition: int) -> bool:

@@ -7,7 +7,8 @@ streams into a fresh schema, print their fingerprint and whether it matches the 
    ordered consumer, the messages there when the replay starts), parsed with the contracts
    (what is not a contract event is refused, as the live consumers dead-letter it).
 3. The results are computed by the same functions the live projection and the publication
-   use, written with the facts into `replay_<year>_<time>`, and fingerprinted.
+   use, and fingerprinted; the facts, each structure's line and the whole canonical results
+   document (`rebuilt_results`) are written into `replay_<year>_<time>`.
 4. Only `--swap` touches the live read model: under the edition's lock, the live facts gain
    the replay's, and the edition's structures are recomputed from them.
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import json
 import sys
 import time
 from collections.abc import Callable
@@ -54,6 +56,14 @@ from baro_scoring.projections import (
 )
 
 PROBE_EVENTS = (audit.ProbeRecorded, audit.ProbeCorrected)
+REBUILT_DDL = """
+CREATE TABLE rebuilt_results (
+    edition integer PRIMARY KEY,
+    fingerprint text NOT NULL,
+    document json NOT NULL,
+    rebuilt_at timestamptz NOT NULL DEFAULT now()
+)
+"""
 FACT_COLUMNS = [
     "event_id",
     "producer",
@@ -216,7 +226,14 @@ async def rebuild_schema(
             frozen = await asyncio.to_thread(freeze, edition_facts)
         finally:
             await copying
-        await write_results(conn, edition_facts.edition, frozen.results, frozen.documents)
+        await write_results(conn, edition_facts.edition, frozen.results)
+        await conn.execute(REBUILT_DDL)
+        await conn.execute(
+            "INSERT INTO rebuilt_results (edition, fingerprint, document) VALUES ($1, $2, $3)",
+            frozen.edition,
+            frozen.fingerprint,
+            json.dumps(frozen.document),
+        )
     return frozen
 
 

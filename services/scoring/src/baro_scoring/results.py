@@ -67,8 +67,8 @@ class StructureResult:
     scores: StructureScores
     kpis: dict[str, list[int]]
 
-    def document(self) -> dict[str, Any]:
-        """Everything about the structure's scores, every number in exact canonical text."""
+    def line_document(self) -> dict[str, Any]:
+        """What the edition-wide figures need (a `StructureLine`), in exact canonical text."""
         profile = self.profile
         global_score = self.scores.global_score
         return {
@@ -77,7 +77,6 @@ class StructureResult:
             "category": profile.category if profile else None,
             "participation": profile.participation if profile else None,
             "certified": profile.certified if profile else None,
-            "status": profile.status if profile else None,
             "planned": self.planned,
             "probes": self.probes,
             "complete": self.complete,
@@ -85,14 +84,21 @@ class StructureResult:
             "global": exact(global_score) if global_score is not None else None,
             "channels": _groups(self.scores.channels),
             "steps": _groups(self.scores.steps),
+            "kpis": dict(sorted(self.kpis.items())),
+        }
+
+    def document(self) -> dict[str, Any]:
+        """Everything about the structure's scores, every number in exact canonical text."""
+        return {
+            **self.line_document(),
+            "status": self.profile.status if self.profile else None,
             "determinants": _groups(self.scores.determinants),
             "items": _groups(self.scores.items),
-            "kpis": dict(sorted(self.kpis.items())),
             "ignored_answers": self.scores.ignored_answers,
         }
 
     def line(self) -> StructureLine:
-        return StructureLine.from_document(self.document())
+        return StructureLine.from_document(self.line_document())
 
 
 @dataclass

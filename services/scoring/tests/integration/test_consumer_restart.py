@@ -73,8 +73,8 @@ async def stored(database_url: str) -> tuple[int, dict[str, dict[str, object]]]:
     conn = await asyncpg.connect(database_url)
     try:
         facts = await conn.fetchval("SELECT count(*) FROM live.facts")
-        rows = await conn.fetch("SELECT registration_id, document FROM live.structure_results")
-        return facts, {str(r["registration_id"]): json.loads(r["document"]) for r in rows}
+        rows = await conn.fetch("SELECT registration_id, line FROM live.structure_results")
+        return facts, {str(r["registration_id"]): json.loads(r["line"]) for r in rows}
     finally:
         await conn.close()
 
@@ -121,10 +121,10 @@ def test_a_consumer_killed_mid_stream_applies_everything_exactly_once(
     finally:
         stop_process(process)
 
-    facts, documents = asyncio.run(stored(scoring_settings.database_url))
+    facts, lines = asyncio.run(stored(scoring_settings.database_url))
     assert facts == len(published)
     expected = {
-        str(result.registration_id): result.document()
+        str(result.registration_id): result.line_document()
         for result in edition_results(EditionFacts(2027).add_all(published))
     }
-    assert documents == expected
+    assert lines == expected

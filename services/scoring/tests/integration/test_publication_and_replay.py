@@ -108,6 +108,11 @@ def test_publication_freezes_the_results_and_a_replay_reproduces_the_fingerprint
     )
     rebuilt = query(scoring_settings, f'SELECT count(*) FROM "{outcome.schema}".structure_results')
     assert rebuilt[0][0] == 3
+    (document,) = query(
+        scoring_settings, f'SELECT fingerprint, document FROM "{outcome.schema}".rebuilt_results'
+    )
+    assert document["fingerprint"] == body["fingerprint"]
+    assert len(json.loads(document["document"])["structures"]) == 3
 
 
 def test_a_replay_with_swap_repairs_the_live_read_model(
@@ -115,7 +120,8 @@ def test_a_replay_with_swap_repairs_the_live_read_model(
 ) -> None:
     lyon, *_ = load(client, events, nats_url, tokens)
     expected = global_of(client, tokens, lyon)
-    # A damaged read model: one structure's facts lost, its scores wrong.
+    ranked = client.get("/editions/2027/rankings", headers=tokens.admin).json()
+    # A damaged read model: one structure's audit facts lost, its line wrong.
     query(
         scoring_settings,
         "DELETE FROM live.facts WHERE registration_id = $1 AND event_type LIKE 'audit.%'",
@@ -124,16 +130,19 @@ def test_a_replay_with_swap_repairs_the_live_read_model(
     query(
         scoring_settings,
         "UPDATE live.structure_results "
-        "SET document = jsonb_set(document::jsonb, '{global}', '\"1\"')::json "
-        "WHERE registration_id = $1",
+        "SET line = jsonb_set(line::jsonb, '{global}', '\"1\"')::json WHERE registration_id = $1",
         lyon.registration_id,
     )
-    assert global_of(client, tokens, lyon) == "1"
+    query(scoring_settings, "UPDATE live.edition_revisions SET revision = revision + 1")
+    scores = client.get(f"/editions/2027/scores/{lyon.registration_id}", headers=tokens.admin)
+    assert scores.json()["global"] is None
+    assert client.get("/editions/2027/rankings", headers=tokens.admin).json() != ranked
 
     outcome = replayed(scoring_settings, swap=True)
     assert outcome.swapped
     assert outcome.matches is None  # not published yet
     assert global_of(client, tokens, lyon) == expected
+    assert client.get("/editions/2027/rankings", headers=tokens.admin).json() == ranked
 
 
 def test_a_later_editions_referential_leaves_an_earlier_replay_unchanged(
