@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -22,6 +23,7 @@ from baro_scoring.projections import (
     Connection,
     edition_known,
     held_facts,
+    line_count,
     lines,
     publication,
     referential_labels,
@@ -58,11 +60,18 @@ def install_domain_errors(app: FastAPI) -> None:
         return JSONResponse(body, status_code=status)
 
 
-Summaries = dict[int, tuple[int, list[StructureLine], EditionSummary]]
+@dataclass
+class KnownEdition:
+    revision: int
+    lines: dict[UUID, StructureLine]
+    summary: EditionSummary
+
+
+Summaries = dict[int, KnownEdition]
 
 
 async def summaries(request: Request) -> Summaries:
-    """Each edition's lines and summary as of its results revision, kept by this process."""
+    """Each edition's lines and summary as of a results revision, kept by this process."""
     cache: Summaries = request.app.state.summaries
     return cache
 
@@ -74,8 +83,8 @@ async def _edition(
     conn: Connection, year: int, cache: Summaries
 ) -> tuple[list[StructureLine], EditionSummary, bool]:
     """The edition's structures, their summary, and whether the results are published;
-    404 if scoring knows nothing of the edition. The summary is recomputed only when the
-    edition's results have changed since it was last computed."""
+    404 if scoring knows nothing of the edition. Only the lines written since the last
+    request are read again, and the summary is recomputed only when they changed."""
     if not await edition_known(conn, year):
         raise NotFound(
             f"scoring has received no event of edition {year}: check the year, or wait for "
@@ -84,13 +93,15 @@ async def _edition(
         )
     published = await publication(conn, year) is not None
     current = await revision(conn, year) or 0
-    cached = cache.get(year)
-    if cached is not None and cached[0] == current:
-        return cached[1], cached[2], published
-    structures = await lines(conn, year)
-    summary = summarize(year, structures)
-    cache[year] = (current, structures, summary)
-    return structures, summary, published
+    known = cache.get(year)
+    if known is None or known.revision != current:
+        after = known.revision if known is not None and known.revision < current else -1
+        fresh = {line.registration_id: line for line in await lines(conn, year, after)}
+        merged = {**known.lines, **fresh} if known is not None and after >= 0 else fresh
+        if len(merged) != await line_count(conn, year):  # some were deleted (a swap)
+            merged = {line.registration_id: line for line in await lines(conn, year)}
+        known = cache[year] = KnownEdition(current, merged, summarize(year, merged.values()))
+    return list(known.lines.values()), known.summary, published
 
 
 def _staff_or_published(principal: Principal | None, published: bool, what: str) -> None:

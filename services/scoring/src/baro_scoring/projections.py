@@ -72,6 +72,7 @@ CREATE TABLE IF NOT EXISTS structure_results (
     edition integer NOT NULL,
     registration_id uuid NOT NULL,
     line json NOT NULL,
+    revision bigint NOT NULL DEFAULT 0,
     computed_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (edition, registration_id)
 );
@@ -241,10 +242,10 @@ async def load_edition_facts(
 
 
 UPSERT_RESULTS = """
-INSERT INTO structure_results (edition, registration_id, line, computed_at)
-SELECT $1, * FROM unnest($2::uuid[], $3::json[]), now()
+INSERT INTO structure_results (edition, registration_id, line, revision, computed_at)
+SELECT $1, *, $4, now() FROM unnest($2::uuid[], $3::json[])
 ON CONFLICT (edition, registration_id) DO UPDATE
-SET line = EXCLUDED.line, computed_at = EXCLUDED.computed_at
+SET line = EXCLUDED.line, revision = EXCLUDED.revision, computed_at = EXCLUDED.computed_at
 """
 
 
@@ -262,16 +263,18 @@ async def write_results(
         edition,
         [result.registration_id for result in results],
         [json.dumps(line) for line in lines],
+        await bump_revision(conn, edition),
     )
-    await bump_revision(conn, edition)
 
 
-async def bump_revision(conn: Connection, edition: int) -> None:
-    await conn.execute(
+async def bump_revision(conn: Connection, edition: int) -> int:
+    """Move the edition's results revision on; returns the new one."""
+    value = await conn.fetchval(
         "INSERT INTO edition_revisions (edition, revision) VALUES ($1, 1) ON CONFLICT (edition) "
-        "DO UPDATE SET revision = edition_revisions.revision + 1",
+        "DO UPDATE SET revision = edition_revisions.revision + 1 RETURNING revision",
         edition,
     )
+    return int(value)
 
 
 async def revision(conn: Connection, edition: int) -> int | None:
@@ -347,9 +350,21 @@ async def apply_facts(
     return len(new)
 
 
-async def lines(conn: Connection, edition: int) -> list[StructureLine]:
-    rows = await conn.fetch("SELECT line FROM structure_results WHERE edition = $1", edition)
+async def lines(conn: Connection, edition: int, after: int = -1) -> list[StructureLine]:
+    """The edition's structure lines (written after that results revision)."""
+    rows = await conn.fetch(
+        "SELECT line FROM structure_results WHERE edition = $1 AND revision > $2",
+        edition,
+        after,
+    )
     return [StructureLine.from_document(json.loads(row["line"])) for row in rows]
+
+
+async def line_count(conn: Connection, edition: int) -> int:
+    count = await conn.fetchval(
+        "SELECT count(*) FROM structure_results WHERE edition = $1", edition
+    )
+    return int(count)
 
 
 async def structure_document(

@@ -24,13 +24,13 @@ from baro_scoring.facts import EditionFacts, Profile, StructureFacts
 from baro_scoring.kpis import KPI_BY_CODE, add_tallies, tally_kpis
 from baro_scoring.rules import (
     CONTEXT,
+    GroupSums,
     StructureScores,
     Sums,
     Tally,
     add_answers,
     mean,
     score_of,
-    scores_of,
 )
 
 
@@ -109,6 +109,7 @@ class _Scored:
     versions: dict[UUID, tuple[str, tuple[str, ...], str]]
     scale: int
     sums: Sums
+    group_sums: GroupSums
     ignored: int
 
 
@@ -153,17 +154,24 @@ def _score(
         and known.scale == scale
         and all(versions.get(p) == v for p, v in known.versions.items())
     ):
-        sums: Sums = {code: list(tally) for code, tally in known.sums.items()}
-        ignored = known.ignored
+        # Added to in place: should this batch not commit, its facts come again, and a
+        # structure whose facts no longer include a remembered probe is rescored.
+        sums, group_sums, ignored = known.sums, known.group_sums, known.ignored
         todo = [(p, a) for p, a, _ in current if p.probe_id not in known.versions]
     else:
-        sums, ignored = {}, 0
+        sums, group_sums, ignored = {}, {}, 0
         todo = [(p, a) for p, a, _ in current]
     for probe, answers in todo:
-        ignored += add_answers(sums, scorers[probe.probe_id], answers, scale)
+        ignored += add_answers(sums, group_sums, scorers[probe.probe_id], answers, scale)
     if memory is not None:
-        memory.put(facts.registration_id, _Scored(versions, scale, sums, ignored))
-    return scores_of(sums, scale, ignored)
+        memory.put(facts.registration_id, _Scored(versions, scale, sums, group_sums, ignored))
+    # The remembered sums will be added to again: the result keeps its own copy.
+    return StructureScores(
+        {code: list(tally) for code, tally in sums.items()},
+        {key: list(group) for key, group in group_sums.items()},
+        scale,
+        ignored,
+    )
 
 
 def structure_result(

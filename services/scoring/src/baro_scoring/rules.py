@@ -91,14 +91,48 @@ def score_of(units_weighted: int, units_weights: int) -> Decimal:
     )
 
 
+Sums = dict[str, list[Any]]
+"""Item code -> [Σ w*s, Σ w, answers, its (determinant, step, channel) keys], in units of
+10^-scale."""
+GroupSums = dict[tuple[str, str], list[int]]
+"""("determinants" | "steps" | "channels", key) -> [Σ w*s, Σ w, answers], likewise."""
+
+
 @dataclass
 class StructureScores:
-    items: dict[str, Tally] = field(default_factory=dict)
-    determinants: dict[str, Tally] = field(default_factory=dict)
-    steps: dict[str, Tally] = field(default_factory=dict)
-    channels: dict[str, Tally] = field(default_factory=dict)
+    """A structure's sums; the tallies of each kind are made when first asked for."""
+
+    sums: Sums = field(default_factory=dict)
+    group_sums: GroupSums = field(default_factory=dict)
+    scale: int = 0
     ignored_answers: int = 0
     """Answers to items the probe's referential does not have (audit-ingest refuses them)."""
+
+    @functools.cached_property
+    def items(self) -> dict[str, Tally]:
+        return {
+            code: Tally(weighted, weights, answered, self.scale)
+            for code, (weighted, weights, answered, _) in sorted(self.sums.items())
+        }
+
+    def _kind(self, kind: str) -> dict[str, Tally]:
+        return {
+            key: Tally(weighted, weights, answered, self.scale)
+            for (of, key), (weighted, weights, answered) in sorted(self.group_sums.items())
+            if of == kind
+        }
+
+    @functools.cached_property
+    def determinants(self) -> dict[str, Tally]:
+        return self._kind("determinants")
+
+    @functools.cached_property
+    def steps(self) -> dict[str, Tally]:
+        return self._kind("steps")
+
+    @functools.cached_property
+    def channels(self) -> dict[str, Tally]:
+        return self._kind("channels")
 
     @property
     def global_score(self) -> Decimal | None:
@@ -169,14 +203,12 @@ class Scorer:
         return known
 
 
-Sums = dict[str, list[Any]]
-"""Item code -> [Σ w*s, Σ w, answers, its (determinant, step, channel) keys], in units of
-10^-scale."""
-
-
-def add_answers(sums: Sums, scorer: Scorer, answers: Mapping[str, Any], scale: int) -> int:
-    """Add one probe's answers to `sums` (kept in units of 10^-scale, scale >= the scorer's);
-    returns how many answers were to items the referential does not have."""
+def add_answers(
+    sums: Sums, group_sums: GroupSums, scorer: Scorer, answers: Mapping[str, Any], scale: int
+) -> int:
+    """Add one probe's answers to the item and group sums (kept in units of 10^-scale,
+    scale >= the scorer's); returns how many answers were to items the referential does not
+    have. Each item belongs to one determinant, step and channel: its answer adds to them."""
     memo = scorer.memo
     factor = 10 ** (scale - scorer.scale)
     ignored = 0
@@ -189,34 +221,23 @@ def add_answers(sums: Sums, scorer: Scorer, answers: Mapping[str, Any], scale: i
         if known is _UNKNOWN:
             ignored += 1
             continue
+        weighted = known[0] * factor
+        weights = known[1] * factor
         tally = sums.get(code)
         if tally is None:
-            sums[code] = [known[0] * factor, known[1] * factor, 1, scorer.groups[code]]
-        else:
-            tally[0] += known[0] * factor
-            tally[1] += known[1] * factor
-            tally[2] += 1
-    return ignored
-
-
-def scores_of(sums: Sums, scale: int, ignored: int) -> StructureScores:
-    """Item, determinant, step and channel tallies from the items' sums: each item belongs
-    to one determinant, step and channel, so their sums are its sums."""
-    groups: dict[tuple[str, str], list[int]] = {}
-    scores = StructureScores(ignored_answers=ignored)
-    for code, (weighted, weights, answered, item_groups) in sums.items():
-        scores.items[code] = Tally(weighted, weights, answered, scale)
-        for group_key in item_groups:
-            group = groups.get(group_key)
+            tally = sums[code] = [0, 0, 0, scorer.groups[code]]
+        tally[0] += weighted
+        tally[1] += weights
+        tally[2] += 1
+        for group_key in tally[3]:
+            group = group_sums.get(group_key)
             if group is None:
-                groups[group_key] = [weighted, weights, answered]
+                group_sums[group_key] = [weighted, weights, 1]
             else:
                 group[0] += weighted
                 group[1] += weights
-                group[2] += answered
-    for (kind, key), (weighted, weights, answered) in sorted(groups.items()):
-        getattr(scores, kind)[key] = Tally(weighted, weights, answered, scale)
-    return scores
+                group[2] += 1
+    return ignored
 
 
 def score_probes(
@@ -227,5 +248,8 @@ def score_probes(
     scored = [(s if isinstance(s, Scorer) else Scorer(s), answers) for s, answers in probes]
     scale = max((scorer.scale for scorer, _ in scored), default=0)
     sums: Sums = {}
-    ignored = sum(add_answers(sums, scorer, answers, scale) for scorer, answers in scored)
-    return scores_of(sums, scale, ignored)
+    group_sums: GroupSums = {}
+    ignored = sum(
+        add_answers(sums, group_sums, scorer, answers, scale) for scorer, answers in scored
+    )
+    return StructureScores(sums, group_sums, scale, ignored)

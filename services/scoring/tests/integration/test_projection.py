@@ -45,6 +45,9 @@ def test_scores_follow_probes_and_their_corrections(
     }
     assert scores["probes"]["complete"] is True
 
+    listed = client.get("/editions/2027/scores", headers=tokens.admin).json()["structures"]
+    assert [s["global"]["exact"] for s in listed] == ["31.25"]
+
     publish_now(nats_url, events.correction(email, answers={"EMA-PRO-01": True}))
 
     def corrected() -> bool:
@@ -54,6 +57,9 @@ def test_scores_follow_probes_and_their_corrections(
     from scoring_builders import eventually
 
     eventually(corrected)
+    # The edition-wide views follow too (they re-read only the lines that changed).
+    listed = client.get("/editions/2027/scores", headers=tokens.admin).json()["structures"]
+    assert [s["global"]["exact"] for s in listed] == ["43.75"]
 
 
 def test_a_message_that_is_not_a_contract_event_is_dead_lettered_with_its_reason(

@@ -129,11 +129,12 @@ def test_a_replay_with_swap_repairs_the_live_read_model(
     )
     query(
         scoring_settings,
-        "UPDATE live.structure_results "
-        "SET line = jsonb_set(line::jsonb, '{global}', '\"1\"')::json WHERE registration_id = $1",
+        "WITH bumped AS (UPDATE live.edition_revisions SET revision = revision + 1 "
+        "RETURNING revision) UPDATE live.structure_results "
+        "SET line = jsonb_set(line::jsonb, '{global}', '\"1\"')::json, "
+        "revision = (SELECT revision FROM bumped) WHERE registration_id = $1",
         lyon.registration_id,
     )
-    query(scoring_settings, "UPDATE live.edition_revisions SET revision = revision + 1")
     scores = client.get(f"/editions/2027/scores/{lyon.registration_id}", headers=tokens.admin)
     assert scores.json()["global"] is None
     assert client.get("/editions/2027/rankings", headers=tokens.admin).json() != ranked
