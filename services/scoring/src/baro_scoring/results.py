@@ -25,6 +25,7 @@ from baro_scoring.kpis import KPI_BY_CODE, add_tallies, tally_kpis
 from baro_scoring.rules import (
     CONTEXT,
     GroupSums,
+    Scorer,
     StructureScores,
     Sums,
     Tally,
@@ -154,10 +155,9 @@ def _score(
         and known.scale == scale
         and all(versions.get(p) == v for p, v in known.versions.items())
     ):
-        # Added to in place: should this batch not commit, its facts come again, and a
-        # structure whose facts no longer include a remembered probe is rescored.
-        sums, group_sums, ignored = known.sums, known.group_sums, known.ignored
         todo = [(p, a) for p, a, _ in current if p.probe_id not in known.versions]
+        sums, group_sums = _unshared(known, [(scorers[p.probe_id], a) for p, a in todo])
+        ignored = known.ignored
     else:
         sums, group_sums, ignored = {}, {}, 0
         todo = [(p, a) for p, a, _ in current]
@@ -165,13 +165,25 @@ def _score(
         ignored += add_answers(sums, group_sums, scorers[probe.probe_id], answers, scale)
     if memory is not None:
         memory.put(facts.registration_id, _Scored(versions, scale, sums, group_sums, ignored))
-    # The remembered sums will be added to again: the result keeps its own copy.
-    return StructureScores(
-        {code: list(tally) for code, tally in sums.items()},
-        {key: list(group) for key, group in group_sums.items()},
-        scale,
-        ignored,
-    )
+    return StructureScores(sums, group_sums, scale, ignored)
+
+
+def _unshared(
+    known: _Scored, answers: Iterable[tuple[Scorer, Mapping[str, Any]]]
+) -> tuple[Sums, GroupSums]:
+    """Copies of the remembered sums in which every sum these answers will add to is a new
+    list: results already made from the remembered sums must not change."""
+    sums, group_sums = dict(known.sums), dict(known.group_sums)
+    for scorer, probe_answers in answers:
+        for code in probe_answers:
+            tally = sums.get(code)
+            if tally is not None and tally is known.sums.get(code):
+                sums[code] = list(tally)
+            for key in scorer.groups.get(code, ()):
+                group = group_sums.get(key)
+                if group is not None and group is known.group_sums.get(key):
+                    group_sums[key] = list(group)
+    return sums, group_sums
 
 
 def structure_result(

@@ -369,13 +369,15 @@ def test_scoring_probe_by_probe_with_memory_equals_scoring_everything_at_once() 
     phone = e.probe(town, "phone", {"PHO-ACC-01": True, "PHO-ACC-02": 4, "PHO-PRO-01": "none"})
     email = e.probe(town, "email", {"EMA-INF-01": False, "EMA-PRO-01": True}, slot=2)
     website = e.probe(town, "website", slot=3)
+    again = e.probe(town, "phone", {"PHO-ACC-01": False, "PHO-ACC-02": 2, "PHO-PRO-01": "n/a"})
     heavier = [
         item.model_copy(update={"weight": D(7)}) if item.code == "EMA-INF-01" else item
         for item in HAND_ITEMS
     ]
     steps: list[list[ContractEvent]] = [
-        [referential, town, e.plan(town, "phone", "email", "website"), phone],
+        [referential, town, e.plan(town, "phone", "email", "website", "phone"), phone],
         [email],
+        [again.model_copy(update={"slot": 4})],  # adds to phone's remembered sums
         [e.correction(email, answers={"EMA-INF-01": True})],  # rescored
         [website],
         [republished(referential, 1000).model_copy(update={"items": heavier})],  # earlier wins
@@ -383,10 +385,16 @@ def test_scoring_probe_by_probe_with_memory_equals_scoring_everything_at_once() 
     ]
     memory = ScoreMemory()
     seen: list[ContractEvent] = []
+    made: list[tuple[StructureResult, EditionFacts]] = []
     for step in steps:
         seen += step
         facts = facts_of(*seen)
         remembered = structure_result(facts, facts.structures[town.registration_id], memory)
-        assert remembered.document() == result_of(facts, town).document()
-    # phone (1 + 2*0 + 0)/4 = 25; email (3 + 1)/4 = 100; website 100 → (25 + 100 + 100) / 3
-    assert remembered.document()["global"] == "75"
+        made.append((remembered, facts))
+        assert remembered.line_document() == result_of(facts, town).line_document()
+    # Results made earlier are not changed by later ones sharing the remembered sums.
+    for result, facts in made:
+        assert result.document() == result_of(facts, town).document()
+    # phone: (1 + 2*0 + 0) + (0 + 2*1) over 4 + 3 = 3/7; email (3 + 1)/4 = 100; website 100
+    # → (42.85714285714285714285714285714286 + 200) / 3, phone rounded to 34 digits first
+    assert remembered.document()["global"] == "80.95238095238095238095238095238097"
