@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import signal
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from baro_chassis.eventstore import TracedApplication
 from baro_chassis.relay import Relay
-from baro_chassis.settings import Settings
+from baro_chassis.settings import SERVICE_PORTS, Settings
 from baro_chassis.translation import Translator
 from baro_contracts.streams import StreamSpec
 
@@ -20,6 +21,18 @@ App = TypeVar("App", bound=TracedApplication)
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def add_serve_and_relay(sub: Any, service: str, serve_help: str) -> argparse.ArgumentParser:
+    """The `serve` (host, port, --no-relay) and `relay` commands every service has; returns
+    `serve`'s parser for the service's own options."""
+    serve = sub.add_parser("serve", help=serve_help)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=SERVICE_PORTS[service])
+    serve.add_argument("--no-relay", action="store_true", help="serve without the relay")
+    sub.add_parser("relay", help="run the relay only")
+    parser: argparse.ArgumentParser = serve
+    return parser
 
 
 def relay_for(

@@ -35,8 +35,8 @@ from baro_chassis.http import create_service_app
 from baro_chassis.nats import connect
 from baro_chassis.postgres import ensure_database, eventsourcing_env
 from baro_chassis.relay import Relay
-from baro_chassis.service import Clock, relay_for, run_relay_only, utc_now
-from baro_chassis.settings import SERVICE_PORTS, Settings
+from baro_chassis.service import Clock, add_serve_and_relay, relay_for, run_relay_only, utc_now
+from baro_chassis.settings import Settings
 from baro_contracts.streams import AUDIT_STREAM
 
 SERVICE = "audit-ingest"
@@ -193,12 +193,9 @@ def serve(host: str, port: int, *, single_process: bool, run_relay: bool, worker
 def cli() -> None:
     parser = argparse.ArgumentParser(prog="baro-audit-ingest")
     sub = parser.add_subparsers(dest="command", required=True)
-    serve_cmd = sub.add_parser(
-        "serve", help="run the HTTP API, and the probe writer, relay and consumer beside it"
+    serve_cmd = add_serve_and_relay(
+        sub, SERVICE, "run the HTTP API, and the probe writer, relay and consumer beside it"
     )
-    serve_cmd.add_argument("--host", default="127.0.0.1")
-    serve_cmd.add_argument("--port", type=int, default=SERVICE_PORTS[SERVICE])
-    serve_cmd.add_argument("--no-relay", action="store_true", help="serve without the relay")
     serve_cmd.add_argument(
         "--single-process", action="store_true", help="record probes in the API's process"
     )
@@ -210,7 +207,6 @@ def cli() -> None:
     )
     writer_cmd = sub.add_parser("writer", help="run the probe writer, relay and consumer only")
     writer_cmd.add_argument("--no-relay", action="store_true")
-    sub.add_parser("relay", help="run the relay only")
     from baro_audit_ingest import campaign
 
     campaign.add_commands(sub)

@@ -17,8 +17,8 @@ from fastapi import FastAPI
 from baro_chassis.http import create_service_app
 from baro_chassis.postgres import ensure_database, eventsourcing_env
 from baro_chassis.relay import Relay
-from baro_chassis.service import Clock, relay_for, run_relay_only, utc_now
-from baro_chassis.settings import SERVICE_PORTS, Settings
+from baro_chassis.service import Clock, add_serve_and_relay, relay_for, run_relay_only, utc_now
+from baro_chassis.settings import Settings
 from baro_contracts.streams import REGISTRATION_STREAM
 from baro_registration.api import install_domain_errors, router
 from baro_registration.application import RegistrationApplication
@@ -72,11 +72,7 @@ def create_app(
 def cli() -> None:
     parser = argparse.ArgumentParser(prog="baro-registration")
     sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="run the HTTP API and the relay")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=SERVICE_PORTS[SERVICE])
-    serve.add_argument("--no-relay", action="store_true", help="serve the API only")
-    sub.add_parser("relay", help="run the relay only")
+    add_serve_and_relay(sub, SERVICE, "run the HTTP API and the relay")
     args = parser.parse_args()
     settings = Settings.from_env(SERVICE)
     if args.command == "relay":

@@ -19,8 +19,14 @@ from baro_chassis.http import create_service_app
 from baro_chassis.nats import connect
 from baro_chassis.postgres import ensure_database, eventsourcing_env
 from baro_chassis.relay import Relay
-from baro_chassis.service import Clock, relay_for, run_relay_only, utc_now
-from baro_chassis.settings import SERVICE_PORTS, Settings
+from baro_chassis.service import (
+    Clock,
+    add_serve_and_relay,
+    relay_for,
+    run_relay_only,
+    utc_now,
+)
+from baro_chassis.settings import Settings
 from baro_contracts.streams import SCORING_STREAM
 from baro_scoring.api import install_domain_errors, router
 from baro_scoring.application import ScoringApplication
@@ -95,11 +101,7 @@ def create_app(
 def cli() -> None:
     parser = argparse.ArgumentParser(prog="baro-scoring")
     sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="run the API, the consumers and the relay")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=SERVICE_PORTS[SERVICE])
-    serve.add_argument("--no-relay", action="store_true", help="serve without the relay")
-    sub.add_parser("relay", help="run the relay only")
+    add_serve_and_relay(sub, SERVICE, "run the API, the consumers and the relay")
     from baro_scoring import replay
 
     replay.add_command(sub)
