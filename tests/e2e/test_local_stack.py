@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -93,9 +94,10 @@ def port_is_free(port: int) -> bool:
 
 
 def free_service_offset() -> int:
-    """A BARO_PORT_OFFSET that puts every service on a free port, not only the first."""
+    """A BARO_PORT_OFFSET that puts every service on a free port, not only the first, below
+    the ephemeral range (where a health check's own connection could take the port)."""
     while True:
-        offset = free_port() - SERVICE_PORTS["registration"]
+        offset = random.randrange(12_000, 23_000) - SERVICE_PORTS["registration"]
         if all(port_is_free(port + offset) for port in SERVICE_PORTS.values()):
             return offset
 

@@ -7,6 +7,7 @@ on the machine is touched. Used by the local stack (`baro up`) and by the test f
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -24,9 +25,17 @@ POSTGRES_SYSTEM_USER = "embedded_postgres"
 
 
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOOPBACK, 0))
-        return int(sock.getsockname()[1])
+    """A free loopback port below the ephemeral range (32768 and up on Linux): waiting for a
+    server on an ephemeral port, a connection attempt can be given that very port as its own
+    source and connect to itself, and the server then cannot bind it."""
+    while True:
+        port = random.randrange(20_000, 32_000)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((LOOPBACK, port))
+            except OSError:
+                continue
+            return port
 
 
 def wait_for_port(

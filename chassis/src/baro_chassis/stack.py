@@ -4,6 +4,7 @@ DATABASE_URL are set), one database per service, every installed service as its 
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import subprocess
@@ -93,7 +94,9 @@ def wait_healthy(port: int, process: subprocess.Popen[bytes], timeout: float = 6
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as r:
                 if r.status == 200:
                     return
-        except OSError:
+        except (OSError, http.client.HTTPException):
+            # HTTPException: on a port in the ephemeral range, a connection to a port nobody
+            # listens on yet can connect to itself and read back its own request.
             time.sleep(0.1)
     raise TimeoutError(f"no answer on port {port} within {timeout}s")
 
