@@ -34,4 +34,9 @@ def canonical(document: Mapping[str, Any]) -> bytes:
 
 
 def fingerprint(document: Mapping[str, Any]) -> str:
-    return hashlib.sha256(canonical(document)).hexdigest()
+    """SHA-256 of the canonical serialisation, in hex."""
+    return fingerprint_of(canonical(document))
+
+
+def fingerprint_of(text: bytes) -> str:
+    return hashlib.sha256(text).hexdigest()

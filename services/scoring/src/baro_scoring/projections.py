@@ -35,7 +35,7 @@ from baro_contracts import audit_v1 as audit
 from baro_contracts.base import ContractEvent
 from baro_contracts.catalog import event_class
 from baro_scoring.facts import EditionFacts, producer_position
-from baro_scoring.fingerprint import fingerprint, results_document
+from baro_scoring.fingerprint import canonical, fingerprint_of, results_document
 from baro_scoring.results import (
     EditionSummary,
     ScoreMemory,
@@ -390,6 +390,8 @@ class FrozenResults:
     summary: EditionSummary
     results: list[StructureResult]
     documents: list[dict[str, Any]]
+    text: str
+    """The canonical serialisation the fingerprint is taken of (stored as it is)."""
 
 
 def freeze(facts: EditionFacts) -> FrozenResults:
@@ -398,8 +400,15 @@ def freeze(facts: EditionFacts) -> FrozenResults:
     documents = [result.document() for result in results]
     summary = summarize(facts.edition, (StructureLine.from_document(d) for d in documents))
     document = results_document(facts.edition, documents, summary)
+    text = canonical(document)
     return FrozenResults(
-        facts.edition, fingerprint(document), document, summary, results, documents
+        facts.edition,
+        fingerprint_of(text),
+        document,
+        summary,
+        results,
+        documents,
+        text.decode(),
     )
 
 
@@ -428,7 +437,7 @@ async def record_publication(
         json.dumps(dict(through)),
         published_at,
         published_by,
-        json.dumps(frozen.document),
+        frozen.text,
     )
 
 

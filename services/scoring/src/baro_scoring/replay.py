@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import json
 import sys
 import time
 from collections.abc import Callable
@@ -232,7 +231,7 @@ async def rebuild_schema(
             "INSERT INTO rebuilt_results (edition, fingerprint, document) VALUES ($1, $2, $3)",
             frozen.edition,
             frozen.fingerprint,
-            json.dumps(frozen.document),
+            frozen.text,
         )
     return frozen
 

@@ -30,6 +30,7 @@ from baro_scoring.rules import (
     Sums,
     Tally,
     add_answers,
+    group_sums_of,
     mean,
     score_of,
 )
@@ -140,6 +141,9 @@ def _score(
     memory: ScoreMemory | None,
 ) -> StructureScores:
     scorers = {p.probe_id: edition.scorer(p.referential_version) for p, _, _ in current}
+    scale = max((s.scale for s in scorers.values()), default=0)
+    if memory is None:
+        return _score_all(current, scorers, scale)
     versions = {
         p.probe_id: (
             p.event_id,
@@ -148,24 +152,37 @@ def _score(
         )
         for p, _, _ in current
     }
-    scale = max((s.scale for s in scorers.values()), default=0)
-    known = memory.get(facts.registration_id) if memory is not None else None
+    known = memory.get(facts.registration_id)
     if (
-        known is not None
-        and known.scale == scale
-        and all(versions.get(p) == v for p, v in known.versions.items())
+        known is None
+        or known.scale != scale
+        or any(versions.get(p) != v for p, v in known.versions.items())
     ):
-        todo = [(p, a) for p, a, _ in current if p.probe_id not in known.versions]
-        sums, group_sums = _unshared(known, [(scorers[p.probe_id], a) for p, a in todo])
-        ignored = known.ignored
-    else:
-        sums, group_sums, ignored = {}, {}, 0
-        todo = [(p, a) for p, a, _ in current]
+        scores = _score_all(current, scorers, scale)
+        memory.put(
+            facts.registration_id,
+            _Scored(versions, scale, scores.sums, scores.group_sums, scores.ignored_answers),
+        )
+        return scores
+    todo = [(p, a) for p, a, _ in current if p.probe_id not in known.versions]
+    sums, group_sums = _unshared(known, [(scorers[p.probe_id], a) for p, a in todo])
+    ignored = known.ignored
     for probe, answers in todo:
         ignored += add_answers(sums, group_sums, scorers[probe.probe_id], answers, scale)
-    if memory is not None:
-        memory.put(facts.registration_id, _Scored(versions, scale, sums, group_sums, ignored))
+    memory.put(facts.registration_id, _Scored(versions, scale, sums, group_sums, ignored))
     return StructureScores(sums, group_sums, scale, ignored)
+
+
+def _score_all(
+    current: list[tuple[Any, dict[str, Any], dict[str, Any]]],
+    scorers: dict[UUID, Scorer],
+    scale: int,
+) -> StructureScores:
+    sums: Sums = {}
+    ignored = 0
+    for probe, answers, _ in current:
+        ignored += add_answers(sums, None, scorers[probe.probe_id], answers, scale)
+    return StructureScores(sums, group_sums_of(sums), scale, ignored)
 
 
 def _unshared(

@@ -204,11 +204,16 @@ class Scorer:
 
 
 def add_answers(
-    sums: Sums, group_sums: GroupSums, scorer: Scorer, answers: Mapping[str, Any], scale: int
+    sums: Sums,
+    group_sums: GroupSums | None,
+    scorer: Scorer,
+    answers: Mapping[str, Any],
+    scale: int,
 ) -> int:
-    """Add one probe's answers to the item and group sums (kept in units of 10^-scale,
-    scale >= the scorer's); returns how many answers were to items the referential does not
-    have. Each item belongs to one determinant, step and channel: its answer adds to them."""
+    """Add one probe's answers to the item sums, and to the group sums when given (kept in
+    units of 10^-scale, scale >= the scorer's); returns how many answers were to items the
+    referential does not have. Each item belongs to one determinant, step and channel: its
+    answer adds to them."""
     memo = scorer.memo
     factor = 10 ** (scale - scorer.scale)
     ignored = 0
@@ -229,6 +234,8 @@ def add_answers(
         tally[0] += weighted
         tally[1] += weights
         tally[2] += 1
+        if group_sums is None:
+            continue
         for group_key in tally[3]:
             group = group_sums.get(group_key)
             if group is None:
@@ -240,6 +247,22 @@ def add_answers(
     return ignored
 
 
+def group_sums_of(sums: Sums) -> GroupSums:
+    """The group sums of these item sums (cheaper than adding every answer to its groups
+    when all of a structure's probes are scored at once)."""
+    group_sums: GroupSums = {}
+    for weighted, weights, answered, item_groups in sums.values():
+        for group_key in item_groups:
+            group = group_sums.get(group_key)
+            if group is None:
+                group_sums[group_key] = [weighted, weights, answered]
+            else:
+                group[0] += weighted
+                group[1] += weights
+                group[2] += answered
+    return group_sums
+
+
 def score_probes(
     probes: Iterable[tuple[Scorer | Mapping[str, Item], Mapping[str, Any]]],
 ) -> StructureScores:
@@ -248,8 +271,5 @@ def score_probes(
     scored = [(s if isinstance(s, Scorer) else Scorer(s), answers) for s, answers in probes]
     scale = max((scorer.scale for scorer, _ in scored), default=0)
     sums: Sums = {}
-    group_sums: GroupSums = {}
-    ignored = sum(
-        add_answers(sums, group_sums, scorer, answers, scale) for scorer, answers in scored
-    )
-    return StructureScores(sums, group_sums, scale, ignored)
+    ignored = sum(add_answers(sums, None, scorer, answers, scale) for scorer, answers in scored)
+    return StructureScores(sums, group_sums_of(sums), scale, ignored)
