@@ -26,7 +26,6 @@ from baro_scoring.projections import (
     line_count,
     lines,
     publication,
-    referential_labels,
     revision,
     structure_document,
 )
@@ -137,8 +136,8 @@ async def structure_scores(
     ensure_registration(principal, registration_id, *STAFF)
     async with pool.acquire() as conn:
         _, summary, published = await _edition(conn, year, cache)
-        document = await structure_document(conn, year, registration_id, request.app.state.memory)
-        labels = await referential_labels(conn, year)
+        found = await structure_document(conn, year, registration_id, request.app.state.memory)
+    document, labels = found if found is not None else (None, {})
     if document is None or document["category"] is None:
         raise NotFound(
             f"registration {registration_id} has no score in edition {year} yet: it is not "

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,11 +30,11 @@ from uuid import UUID
 import asyncpg
 
 from baro_chassis.postgres import create_pool
-from baro_contracts import audit_v1 as audit
 from baro_contracts.base import ContractEvent
 from baro_contracts.catalog import event_class
 from baro_scoring.facts import EditionFacts, producer_position
 from baro_scoring.fingerprint import canonical, fingerprint_of, results_document
+from baro_scoring.lru import Lru
 from baro_scoring.results import (
     EditionSummary,
     ScoreMemory,
@@ -188,21 +187,11 @@ class WriterMemory:
     are forgotten beyond `size`) and each structure's item sums (see ScoreMemory)."""
 
     def __init__(self, size: int = 50_000) -> None:
-        self.size = size
-        self._events: OrderedDict[str, ContractEvent] = OrderedDict()
+        self.events: Lru[str, ContractEvent] = Lru(size)
         self.scores = ScoreMemory()
 
-    def get(self, event_id: str) -> ContractEvent | None:
-        event = self._events.get(event_id)
-        if event is not None:
-            self._events.move_to_end(event_id)
-        return event
-
     def put(self, event: ContractEvent) -> None:
-        self._events[event.event_id] = event
-        self._events.move_to_end(event.event_id)
-        while len(self._events) > self.size:
-            self._events.popitem(last=False)
+        self.events.put(event.event_id, event)
 
 
 async def load_edition_facts(
@@ -225,9 +214,7 @@ async def load_edition_facts(
             list(registration_ids),
             REFERENTIAL,
         )
-    events: dict[str, ContractEvent | None] = {row["event_id"]: None for row in ids}
-    for event_id in events:
-        events[event_id] = events_memory.get(event_id)
+    events = {row["event_id"]: events_memory.events.get(row["event_id"]) for row in ids}
     missing = [event_id for event_id, event in events.items() if event is None]
     if missing:
         rows = await conn.fetch(
@@ -369,11 +356,19 @@ async def line_count(conn: Connection, edition: int) -> int:
 
 async def structure_document(
     conn: Connection, edition: int, registration_id: UUID, memory: WriterMemory | None = None
-) -> dict[str, Any] | None:
-    """The structure's full results document, computed from its facts now."""
+) -> tuple[dict[str, Any], dict[str, str]] | None:
+    """The structure's full results document, computed from its facts now, and the labels
+    of determinants and items (code → label) from the edition's latest referential."""
     facts = await load_edition_facts(conn, edition, [registration_id], memory)
     structure = facts.structures.get(registration_id)
-    return structure_result(facts, structure).document() if structure is not None else None
+    if structure is None:
+        return None
+    labels: dict[str, str] = {}
+    if facts.referentials:
+        referential = facts.referentials[max(facts.referentials)]
+        labels = {d.code: d.label for d in referential.determinants}
+        labels.update({i.code: i.label for i in referential.items})
+    return structure_result(facts, structure).document(), labels
 
 
 async def edition_known(conn: Connection, edition: int) -> bool:
@@ -389,7 +384,7 @@ class FrozenResults:
     document: dict[str, Any]
     summary: EditionSummary
     results: list[StructureResult]
-    documents: list[dict[str, Any]]
+    lines: list[dict[str, Any]]
     text: str
     """The canonical serialisation the fingerprint is taken of (stored as it is)."""
 
@@ -397,18 +392,13 @@ class FrozenResults:
 def freeze(facts: EditionFacts) -> FrozenResults:
     """The edition's results from its facts, with their canonical document and fingerprint."""
     results = edition_results(facts)
-    documents = [result.document() for result in results]
-    summary = summarize(facts.edition, (StructureLine.from_document(d) for d in documents))
+    lines = [result.line_document() for result in results]
+    summary = summarize(facts.edition, (StructureLine.from_document(line) for line in lines))
+    documents = [result.document(line) for result, line in zip(results, lines, strict=True)]
     document = results_document(facts.edition, documents, summary)
     text = canonical(document)
     return FrozenResults(
-        facts.edition,
-        fingerprint_of(text),
-        document,
-        summary,
-        results,
-        documents,
-        text.decode(),
+        facts.edition, fingerprint_of(text), document, summary, results, lines, text.decode()
     )
 
 
@@ -453,20 +443,3 @@ async def held_facts(conn: Connection, edition: int) -> int:
     """Facts of a published edition that arrived after its publication."""
     count = await conn.fetchval("SELECT count(*) FROM facts WHERE edition = $1 AND held", edition)
     return int(count)
-
-
-async def referential_labels(conn: Connection, edition: int) -> dict[str, str]:
-    """Determinant and item code → label, from the edition's latest referential."""
-    row = await conn.fetchrow(
-        "SELECT event_id, body FROM facts WHERE edition = $1 AND event_type = $2 AND NOT held "
-        "ORDER BY position DESC LIMIT 1",
-        edition,
-        REFERENTIAL,
-    )
-    if row is None:
-        return {}
-    referential = audit.ReferentialPublished.model_validate_json(row["body"])
-    assert isinstance(referential, audit.ReferentialPublished)
-    labels = {d.code: d.label for d in referential.determinants}
-    labels.update({i.code: i.label for i in referential.items})
-    return labels

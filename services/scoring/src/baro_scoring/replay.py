@@ -225,7 +225,7 @@ async def rebuild_schema(
             frozen = await asyncio.to_thread(freeze, edition_facts)
         finally:
             await copying
-        await write_results(conn, edition_facts.edition, frozen.results)
+        await write_results(conn, edition_facts.edition, frozen.results, frozen.lines)
         await conn.execute(REBUILT_DDL)
         await conn.execute(
             "INSERT INTO rebuilt_results (edition, fingerprint, document) VALUES ($1, $2, $3)",

@@ -12,7 +12,6 @@ KPIs. Pure: the live projection, publication and replay all call these functions
 from __future__ import annotations
 
 import functools
-from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -22,6 +21,7 @@ from uuid import UUID
 from baro_contracts.audit_v1 import Step
 from baro_scoring.facts import EditionFacts, Profile, StructureFacts
 from baro_scoring.kpis import KPI_BY_CODE, add_tallies, tally_kpis
+from baro_scoring.lru import Lru
 from baro_scoring.rules import (
     CONTEXT,
     GroupSums,
@@ -89,10 +89,11 @@ class StructureResult:
             "kpis": dict(sorted(self.kpis.items())),
         }
 
-    def document(self) -> dict[str, Any]:
-        """Everything about the structure's scores, every number in exact canonical text."""
+    def document(self, line: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Everything about the structure's scores, every number in exact canonical text
+        (its `line_document()`, when already made, is not made again)."""
         return {
-            **self.line_document(),
+            **(line if line is not None else self.line_document()),
             "status": self.profile.status if self.profile else None,
             "determinants": _groups(self.scores.determinants),
             "items": _groups(self.scores.items),
@@ -115,23 +116,13 @@ class _Scored:
     ignored: int
 
 
-class ScoreMemory:
+class ScoreMemory(Lru[UUID, _Scored]):
     """Each structure's item sums from its last scoring, so that a structure gaining a probe
     adds that probe's answers only (the live consumer's case), instead of rescoring them all.
     Anything else (a correction, another referential) rescores the structure."""
 
     def __init__(self, size: int = 20_000) -> None:
-        self.size = size
-        self._scored: OrderedDict[UUID, _Scored] = OrderedDict()
-
-    def get(self, registration_id: UUID) -> _Scored | None:
-        return self._scored.get(registration_id)
-
-    def put(self, registration_id: UUID, scored: _Scored) -> None:
-        self._scored[registration_id] = scored
-        self._scored.move_to_end(registration_id)
-        while len(self._scored) > self.size:
-            self._scored.popitem(last=False)
+        super().__init__(size)
 
 
 def _score(

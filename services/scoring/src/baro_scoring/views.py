@@ -12,11 +12,15 @@ from baro_scoring.results import EditionSummary, Mean, Ranked, exact
 TENTH = Decimal("0.1")
 
 
+def one_decimal(text: str) -> float:
+    return float(Decimal(text).quantize(TENTH, rounding=ROUND_HALF_UP))
+
+
 def shown(text: str | None) -> dict[str, Any] | None:
     """A score for display (one decimal) and its full-precision text."""
     if text is None:
         return None
-    return {"score": float(Decimal(text).quantize(TENTH, rounding=ROUND_HALF_UP)), "exact": text}
+    return {"score": one_decimal(text), "exact": text}
 
 
 def mean_view(mean: Mean | None) -> dict[str, Any]:
@@ -154,4 +158,4 @@ def kpis_view(summary: EditionSummary, *, published: bool) -> dict[str, Any]:
 def _kpi_value(text: str | None) -> dict[str, Any]:
     if text is None:
         return {"value": None, "exact": None}
-    return {"value": float(Decimal(text).quantize(TENTH, rounding=ROUND_HALF_UP)), "exact": text}
+    return {"value": one_decimal(text), "exact": text}
