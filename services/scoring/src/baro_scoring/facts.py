@@ -76,18 +76,26 @@ class StructureFacts:
         return Profile(**profile) if profile is not None else None
 
     def current_probes(self) -> list[tuple[audit.ProbeRecorded, dict[str, Any], dict[str, Any]]]:
-        """Each probe with its answers and measures as last corrected, in probe id order."""
+        """Each probe with its answers and measures as last corrected, in probe id order
+        (a probe never corrected gives its own answers: not to be changed)."""
         current = []
         for probe_id in sorted(self.probes):
             probe = self.probes[probe_id]
+            corrections = self.corrections.get(probe_id)
+            if not corrections:
+                current.append((probe, probe.answers, _measures(probe)))
+                continue
             answers: dict[str, Any] = dict(probe.answers)
-            measures = probe.measures.model_dump()
-            for revision in sorted(self.corrections.get(probe_id, {})):
-                correction = self.corrections[probe_id][revision]
-                answers.update(correction.answers)
-                measures.update(correction.measures)
+            measures = dict(_measures(probe))
+            for revision in sorted(corrections):
+                answers.update(corrections[revision].answers)
+                measures.update(corrections[revision].measures)
             current.append((probe, answers, measures))
         return current
+
+
+def _measures(probe: audit.ProbeRecorded) -> dict[str, Any]:
+    return probe.measures.model_dump()
 
 
 @dataclass

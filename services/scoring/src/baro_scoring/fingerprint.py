@@ -7,10 +7,10 @@ structures in registration id order. Anyone holding the edition's events can rec
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from baro_scoring.canonical import canonical_json, object_text
 from baro_scoring.results import EditionSummary
 from baro_scoring.rules import METHOD
 
@@ -28,9 +28,20 @@ def results_document(
 
 
 def canonical(document: Mapping[str, Any]) -> bytes:
-    return json.dumps(
-        document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode()
+    return canonical_json(document).encode()
+
+
+def results_text(edition: int, structure_texts: Iterable[str], summary: EditionSummary) -> str:
+    """`canonical(results_document(...))` as text, from each structure's canonical text
+    (`StructureResult.document_text()`), given in registration id order."""
+    return object_text(
+        {
+            "edition": canonical_json(edition),
+            "method": canonical_json(METHOD),
+            "structures": "[" + ",".join(structure_texts) + "]",
+            "summary": canonical_json(summary.document()),
+        }
+    )
 
 
 def fingerprint(document: Mapping[str, Any]) -> str:

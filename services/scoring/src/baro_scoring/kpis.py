@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from baro_contracts.audit_v1 import Channel
 from baro_scoring.rules import CONTEXT, HUNDRED
 
 Measures = Mapping[str, Any]
@@ -170,19 +171,27 @@ KPIS: tuple[Kpi, ...] = (
 KPI_BY_CODE = {kpi.code: kpi for kpi in KPIS}
 
 
+KPIS_OF_CHANNEL: dict[str, tuple[Kpi, ...]] = {
+    channel: tuple(kpi for kpi in KPIS if kpi.channel in (channel, "any"))
+    for channel in [*(c.value for c in Channel), "any"]
+}
+"""The KPIs a probe of each channel may say something about."""
+
+
 def tally_kpis(probes: Iterable[tuple[str, Measures]]) -> dict[str, list[int]]:
     """KPI code → [numerator, denominator] over (channel, measures) of probes."""
     tallies: dict[str, list[int]] = {}
     for channel, measures in probes:
-        for kpi in KPIS:
-            if kpi.channel not in (channel, "any"):
-                continue
+        for kpi in KPIS_OF_CHANNEL.get(channel, KPIS_OF_CHANNEL["any"]):
             observation = kpi.observe(measures)
             if observation is None:
                 continue
-            tally = tallies.setdefault(kpi.code, [0, 0])
-            tally[0] += observation[0]
-            tally[1] += observation[1]
+            tally = tallies.get(kpi.code)
+            if tally is None:
+                tallies[kpi.code] = [observation[0], observation[1]]
+            else:
+                tally[0] += observation[0]
+                tally[1] += observation[1]
     return tallies
 
 

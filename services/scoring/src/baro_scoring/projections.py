@@ -33,7 +33,7 @@ from baro_chassis.postgres import create_pool
 from baro_contracts.base import ContractEvent
 from baro_contracts.catalog import event_class
 from baro_scoring.facts import EditionFacts, producer_position
-from baro_scoring.fingerprint import canonical, fingerprint_of, results_document
+from baro_scoring.fingerprint import fingerprint_of, results_text
 from baro_scoring.lru import Lru
 from baro_scoring.results import (
     EditionSummary,
@@ -44,6 +44,7 @@ from baro_scoring.results import (
     structure_result,
     summarize,
 )
+from baro_scoring.rules import METHOD
 
 if TYPE_CHECKING:
     from asyncpg.pool import PoolConnectionProxy
@@ -381,7 +382,6 @@ async def edition_known(conn: Connection, edition: int) -> bool:
 class FrozenResults:
     edition: int
     fingerprint: str
-    document: dict[str, Any]
     summary: EditionSummary
     results: list[StructureResult]
     lines: list[dict[str, Any]]
@@ -394,11 +394,13 @@ def freeze(facts: EditionFacts) -> FrozenResults:
     results = edition_results(facts)
     lines = [result.line_document() for result in results]
     summary = summarize(facts.edition, (StructureLine.from_document(line) for line in lines))
-    documents = [result.document(line) for result, line in zip(results, lines, strict=True)]
-    document = results_document(facts.edition, documents, summary)
-    text = canonical(document)
+    text = results_text(
+        facts.edition,
+        (result.document_text(line) for result, line in zip(results, lines, strict=True)),
+        summary,
+    )
     return FrozenResults(
-        facts.edition, fingerprint_of(text), document, summary, results, lines, text.decode()
+        facts.edition, fingerprint_of(text.encode()), summary, results, lines, text
     )
 
 
@@ -423,7 +425,7 @@ async def record_publication(
         "published_at, published_by, document) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         frozen.edition,
         frozen.fingerprint,
-        frozen.document["method"],
+        METHOD,
         json.dumps(dict(through)),
         published_at,
         published_by,

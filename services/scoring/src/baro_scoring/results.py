@@ -19,6 +19,7 @@ from typing import Any
 from uuid import UUID
 
 from baro_contracts.audit_v1 import Step
+from baro_scoring.canonical import canonical_json, object_text
 from baro_scoring.facts import EditionFacts, Profile, StructureFacts
 from baro_scoring.kpis import KPI_BY_CODE, add_tallies, tally_kpis
 from baro_scoring.lru import Lru
@@ -28,11 +29,11 @@ from baro_scoring.rules import (
     Scorer,
     StructureScores,
     Sums,
-    Tally,
     add_answers,
-    group_sums_of,
     mean,
+    score_answers,
     score_of,
+    unpack,
 )
 
 
@@ -42,20 +43,40 @@ def exact(value: Decimal) -> str:
 
 
 @functools.lru_cache(maxsize=65536)
-def _texts(units_weighted: int, units_weights: int, scale: int) -> tuple[str, str]:
-    return (
-        exact(score_of(units_weighted, units_weights)),
-        exact(CONTEXT.scaleb(Decimal(units_weights), -scale)),
-    )
+def _group_document(packed: int, scale: int) -> dict[str, Any]:
+    """One group's document; shared by every structure with the same sums (never changed)."""
+    units_weighted, units_weights, answers = unpack(packed)
+    return {
+        "score": exact(score_of(units_weighted, units_weights)),
+        "weights": exact(CONTEXT.scaleb(Decimal(units_weights), -scale)),
+        "answers": answers,
+    }
 
 
-def _groups(groups: Mapping[str, Tally]) -> dict[str, dict[str, Any]]:
-    documents = {}
-    for key, t in sorted(groups.items()):
-        if t.units_weights:
-            score, weights = _texts(t.units_weighted, t.units_weights, t.scale)
-            documents[key] = {"score": score, "weights": weights, "answers": t.answers}
-    return documents
+@functools.lru_cache(maxsize=65536)
+def _group_text(packed: int, scale: int) -> str:
+    return canonical_json(_group_document(packed, scale))
+
+
+@functools.lru_cache(maxsize=4096)
+def _key_text(key: str) -> str:
+    return canonical_json(key)
+
+
+def _groups_text(scores: StructureScores, kind: str) -> str:
+    """`canonical_json(_groups(scores, kind))`, from each group's text made once."""
+    scale = scores.scale
+    members = [
+        f"{_key_text(key)}:{_group_text(packed, scale)}"
+        for key, packed in sorted(scores.sums_of(kind))
+    ]
+    return "{" + ",".join(members) + "}"
+
+
+def _groups(scores: StructureScores, kind: str) -> dict[str, dict[str, Any]]:
+    """Each answered item ("items") or group of a kind, by key, in exact canonical text."""
+    scale = scores.scale
+    return {key: _group_document(packed, scale) for key, packed in sorted(scores.sums_of(kind))}
 
 
 @dataclass(frozen=True)
@@ -84,8 +105,8 @@ class StructureResult:
             "complete": self.complete,
             "channel_probes": dict(sorted(self.channel_probes.items())),
             "global": exact(global_score) if global_score is not None else None,
-            "channels": _groups(self.scores.channels),
-            "steps": _groups(self.scores.steps),
+            "channels": _groups(self.scores, "channels"),
+            "steps": _groups(self.scores, "steps"),
             "kpis": dict(sorted(self.kpis.items())),
         }
 
@@ -95,10 +116,23 @@ class StructureResult:
         return {
             **(line if line is not None else self.line_document()),
             "status": self.profile.status if self.profile else None,
-            "determinants": _groups(self.scores.determinants),
-            "items": _groups(self.scores.items),
+            "determinants": _groups(self.scores, "determinants"),
+            "items": _groups(self.scores, "items"),
             "ignored_answers": self.scores.ignored_answers,
         }
+
+    def document_text(self, line: dict[str, Any] | None = None) -> str:
+        """`canonical_json(self.document(line))`, made faster: an edition has hundreds of
+        thousands of item and determinant scores, most of them alike."""
+        members = {
+            key: canonical_json(value)
+            for key, value in (line if line is not None else self.line_document()).items()
+        }
+        members["status"] = canonical_json(self.profile.status if self.profile else None)
+        members["determinants"] = _groups_text(self.scores, "determinants")
+        members["items"] = _groups_text(self.scores, "items")
+        members["ignored_answers"] = canonical_json(self.scores.ignored_answers)
+        return object_text(members)
 
     def line(self) -> StructureLine:
         return StructureLine.from_document(self.line_document())
@@ -134,7 +168,7 @@ def _score(
     scorers = {p.probe_id: edition.scorer(p.referential_version) for p, _, _ in current}
     scale = max((s.scale for s in scorers.values()), default=0)
     if memory is None:
-        return _score_all(current, scorers, scale)
+        return _score_all(current, scorers)
     versions = {
         p.probe_id: (
             p.event_id,
@@ -149,14 +183,15 @@ def _score(
         or known.scale != scale
         or any(versions.get(p) != v for p, v in known.versions.items())
     ):
-        scores = _score_all(current, scorers, scale)
+        scores = _score_all(current, scorers)
         memory.put(
             facts.registration_id,
             _Scored(versions, scale, scores.sums, scores.group_sums, scores.ignored_answers),
         )
         return scores
     todo = [(p, a) for p, a, _ in current if p.probe_id not in known.versions]
-    sums, group_sums = _unshared(known, [(scorers[p.probe_id], a) for p, a in todo])
+    # Copies: results already made from the remembered sums must not change.
+    sums, group_sums = dict(known.sums), dict(known.group_sums)
     ignored = known.ignored
     for probe, answers in todo:
         ignored += add_answers(sums, group_sums, scorers[probe.probe_id], answers, scale)
@@ -165,33 +200,13 @@ def _score(
 
 
 def _score_all(
-    current: list[tuple[Any, dict[str, Any], dict[str, Any]]],
-    scorers: dict[UUID, Scorer],
-    scale: int,
+    current: list[tuple[Any, dict[str, Any], dict[str, Any]]], scorers: dict[UUID, Scorer]
 ) -> StructureScores:
-    sums: Sums = {}
-    ignored = 0
+    by_scorer: dict[int, tuple[Scorer, list[Mapping[str, Any]]]] = {}
     for probe, answers, _ in current:
-        ignored += add_answers(sums, None, scorers[probe.probe_id], answers, scale)
-    return StructureScores(sums, group_sums_of(sums), scale, ignored)
-
-
-def _unshared(
-    known: _Scored, answers: Iterable[tuple[Scorer, Mapping[str, Any]]]
-) -> tuple[Sums, GroupSums]:
-    """Copies of the remembered sums in which every sum these answers will add to is a new
-    list: results already made from the remembered sums must not change."""
-    sums, group_sums = dict(known.sums), dict(known.group_sums)
-    for scorer, probe_answers in answers:
-        for code in probe_answers:
-            tally = sums.get(code)
-            if tally is not None and tally is known.sums.get(code):
-                sums[code] = list(tally)
-            for key in scorer.groups.get(code, ()):
-                group = group_sums.get(key)
-                if group is not None and group is known.group_sums.get(key):
-                    group_sums[key] = list(group)
-    return sums, group_sums
+        scorer = scorers[probe.probe_id]
+        by_scorer.setdefault(id(scorer), (scorer, []))[1].append(answers)
+    return score_answers(by_scorer.values())
 
 
 def structure_result(

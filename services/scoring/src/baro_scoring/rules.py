@@ -15,9 +15,11 @@ on any machine, live or replayed. Rounding is for display only.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Context, Decimal
+from itertools import chain
 from typing import Any
 
 from baro_contracts.audit_v1 import NOT_APPLICABLE, ChoiceAnswer, Item, MeasureAnswer
@@ -91,11 +93,32 @@ def score_of(units_weighted: int, units_weights: int) -> Decimal:
     )
 
 
-Sums = dict[str, list[Any]]
-"""Item code -> [Σ w*s, Σ w, answers, its (determinant, step, channel) keys], in units of
-10^-scale."""
-GroupSums = dict[tuple[str, str], list[int]]
-"""("determinants" | "steps" | "channels", key) -> [Σ w*s, Σ w, answers], likewise."""
+FIELD_BITS = 96
+_FIELD = 1 << FIELD_BITS
+WEIGHT_UNITS_LIMIT = 1 << 64
+"""An answer's weight, in units of 10^-scale, stays below this: a group's Σ weight (and its
+count of answers) then fits its field for billions of answers."""
+
+
+def pack(units_weighted: int, units_weights: int, answers: int) -> int:
+    """A group's (Σ w*s, Σ w, answers) as one integer: adding two packed sums adds each part
+    (the lower two never reach 2^FIELD_BITS), and multiplying by n counts an answer n times."""
+    return (units_weighted * _FIELD + units_weights) * _FIELD + answers
+
+
+def unpack(packed: int) -> tuple[int, int, int]:
+    return packed >> (2 * FIELD_BITS), (packed >> FIELD_BITS) % _FIELD, packed % _FIELD
+
+
+Sums = dict[str, int]
+"""Item code -> its packed (Σ w*s, Σ w, answers), in units of 10^-scale."""
+GroupSums = dict[tuple[str, str], int]
+"""("determinants" | "steps" | "channels", key) -> packed sums, likewise."""
+
+
+def _add_into(into: dict[Any, int], more: Mapping[Any, int]) -> None:
+    for key, packed in more.items():
+        into[key] = into.get(key, 0) + packed
 
 
 @dataclass
@@ -110,37 +133,40 @@ class StructureScores:
 
     @functools.cached_property
     def items(self) -> dict[str, Tally]:
-        return {
-            code: Tally(weighted, weights, answered, self.scale)
-            for code, (weighted, weights, answered, _) in sorted(self.sums.items())
-        }
-
-    def _kind(self, kind: str) -> dict[str, Tally]:
-        return {
-            key: Tally(weighted, weights, answered, self.scale)
-            for (of, key), (weighted, weights, answered) in sorted(self.group_sums.items())
-            if of == kind
-        }
+        return self._tallies(self.sums_of("items"))
 
     @functools.cached_property
     def determinants(self) -> dict[str, Tally]:
-        return self._kind("determinants")
+        return self._tallies(self.sums_of("determinants"))
 
     @functools.cached_property
     def steps(self) -> dict[str, Tally]:
-        return self._kind("steps")
+        return self._tallies(self.sums_of("steps"))
 
     @functools.cached_property
     def channels(self) -> dict[str, Tally]:
-        return self._kind("channels")
+        return self._tallies(self.sums_of("channels"))
+
+    def sums_of(self, kind: str) -> Iterator[tuple[str, int]]:
+        """(key, packed sums) of every answered item ("items") or group of a kind."""
+        if kind == "items":
+            return iter(self.sums.items())
+        return ((key, packed) for (of, key), packed in self.group_sums.items() if of == kind)
+
+    def _tallies(self, sums: Iterable[tuple[str, int]]) -> dict[str, Tally]:
+        return {key: Tally(*unpack(packed), self.scale) for key, packed in sorted(sums)}
 
     @property
     def global_score(self) -> Decimal | None:
-        return mean(t.score for t in self.channels.values() if t.units_weights)
+        channels = [unpack(packed) for _, packed in sorted(self.sums_of("channels"))]
+        return mean(score_of(weighted, weights) for weighted, weights, _ in channels if weights)
 
     def step_score(self, step: str) -> Decimal | None:
-        tally = self.steps.get(step)
-        return tally.score if tally is not None and tally.units_weights else None
+        packed = self.group_sums.get(("steps", step))
+        if not packed:
+            return None
+        weighted, weights, _ = unpack(packed)
+        return score_of(weighted, weights)
 
 
 _NOT_SCORED = object()
@@ -168,9 +194,9 @@ def _scale(items: Mapping[str, Item]) -> int:
 
 
 class Scorer:
-    """A referential's items, remembering each distinct answer's (weight x score, weight) as
-    whole numbers of 10^-scale: a campaign repeats the same few answers thousands of times,
-    and integer sums are exact and fast."""
+    """A referential's items, remembering each distinct answer's packed (weight x score,
+    weight, 1) in whole numbers of 10^-scale: a campaign repeats the same few answers
+    thousands of times, and integer sums are exact and fast."""
 
     def __init__(self, items: Mapping[str, Item]) -> None:
         self.items = items
@@ -184,10 +210,17 @@ class Scorer:
             )
             for code, item in items.items()
         }
+        members: dict[tuple[str, str], list[str]] = {}
+        for code, item_groups in self.groups.items():
+            for group_key in item_groups:
+                members.setdefault(group_key, []).append(code)
+        self.group_members = [(key, tuple(codes)) for key, codes in sorted(members.items())]
+        self.no_sums: Sums = dict.fromkeys(items, 0)
 
     def weighted(self, code: str, value: Any) -> Any:
-        """(weight x score, weight) in units of 10^-scale; _NOT_SCORED ("n/a", or a value the
-        item cannot score); _UNKNOWN for an item the referential does not have."""
+        """The packed (weight x score, weight, 1) of an answer in units of 10^-scale;
+        _NOT_SCORED ("n/a", or a value the item cannot score); _UNKNOWN for an item the
+        referential does not have."""
         item = self.items.get(code)
         if item is None:
             known: Any = _UNKNOWN
@@ -198,22 +231,40 @@ class Scorer:
             else:
                 unit = Decimal(10**self.scale)
                 weighted = CONTEXT.multiply(CONTEXT.multiply(item.weight, score), unit)
-                known = (int(weighted), int(CONTEXT.multiply(item.weight, unit)))
+                weight_units = int(CONTEXT.multiply(item.weight, unit))
+                if weight_units >= WEIGHT_UNITS_LIMIT:
+                    raise ValueError(f"item {code}'s weight {item.weight} is too large to sum")
+                known = pack(int(weighted), weight_units, 1)
         self.memo[(code, value.__class__, value)] = known  # True == 1: the type keeps them apart
         return known
+
+    def group_sums(self, sums: Sums) -> GroupSums:
+        """The group sums of item sums made with this referential: each group sums its
+        items' (cheaper than adding every answer to its groups)."""
+        every_item = self.no_sums | sums
+        group_sums: GroupSums = {}
+        for key, codes in self.group_members:
+            packed = sum(map(every_item.__getitem__, codes))
+            if packed:
+                group_sums[key] = packed
+        return group_sums
+
+
+def _rescaled(packed: int, factor: int) -> int:
+    weighted, weights, answers = unpack(packed)
+    return pack(weighted * factor, weights * factor, answers)
 
 
 def add_answers(
     sums: Sums,
-    group_sums: GroupSums | None,
+    group_sums: GroupSums,
     scorer: Scorer,
     answers: Mapping[str, Any],
     scale: int,
 ) -> int:
-    """Add one probe's answers to the item sums, and to the group sums when given (kept in
-    units of 10^-scale, scale >= the scorer's); returns how many answers were to items the
-    referential does not have. Each item belongs to one determinant, step and channel: its
-    answer adds to them."""
+    """Add one probe's answers to the item and group sums (kept in units of 10^-scale,
+    scale >= the scorer's); returns how many answers were to items the referential does not
+    have. Each item belongs to one determinant, step and channel: its answer adds to them."""
     memo = scorer.memo
     factor = 10 ** (scale - scorer.scale)
     ignored = 0
@@ -226,41 +277,64 @@ def add_answers(
         if known is _UNKNOWN:
             ignored += 1
             continue
-        weighted = known[0] * factor
-        weights = known[1] * factor
-        tally = sums.get(code)
-        if tally is None:
-            tally = sums[code] = [0, 0, 0, scorer.groups[code]]
-        tally[0] += weighted
-        tally[1] += weights
-        tally[2] += 1
-        if group_sums is None:
-            continue
-        for group_key in tally[3]:
-            group = group_sums.get(group_key)
-            if group is None:
-                group_sums[group_key] = [weighted, weights, 1]
-            else:
-                group[0] += weighted
-                group[1] += weights
-                group[2] += 1
+        if factor != 1:
+            known = _rescaled(known, factor)
+        sums[code] = sums.get(code, 0) + known
+        for group_key in scorer.groups[code]:
+            group_sums[group_key] = group_sums.get(group_key, 0) + known
     return ignored
 
 
-def group_sums_of(sums: Sums) -> GroupSums:
-    """The group sums of these item sums (cheaper than adding every answer to its groups
-    when all of a structure's probes are scored at once)."""
+def tally_probes(
+    sums: Sums, scorer: Scorer, probe_answers: Iterable[Mapping[str, Any]], scale: int
+) -> int:
+    """Add the answers of several probes of one referential to the item sums, like
+    `add_answers` on each (group sums aside), but counting each distinct answer once: a
+    structure's probes repeat the same answers. Returns how many answers were to items the
+    referential does not have."""
+    counts = Counter(
+        chain.from_iterable(
+            zip(answers.keys(), map(type, answers.values()), answers.values(), strict=True)
+            for answers in probe_answers
+        )
+    )
+    memo = scorer.memo
+    factor = 10 ** (scale - scorer.scale)
+    ignored = 0
+    for key, count in counts.items():
+        known = memo.get(key)
+        if known is None:
+            known = scorer.weighted(key[0], key[2])
+        if known is _NOT_SCORED:
+            continue
+        if known is _UNKNOWN:
+            ignored += count
+            continue
+        if factor != 1:
+            known = _rescaled(known, factor)
+        code = key[0]
+        sums[code] = sums.get(code, 0) + known * count
+    return ignored
+
+
+def score_answers(by_scorer: Iterable[tuple[Scorer, list[Mapping[str, Any]]]]) -> StructureScores:
+    """A structure's scores from its probes' current answers, grouped by the referential
+    (as a Scorer) of each probe. An answer adds to its item and to the groups its own
+    referential puts the item in."""
+    scorers = list(by_scorer)
+    scale = max((scorer.scale for scorer, _ in scorers), default=0)
+    sums: Sums = {}
     group_sums: GroupSums = {}
-    for weighted, weights, answered, item_groups in sums.values():
-        for group_key in item_groups:
-            group = group_sums.get(group_key)
-            if group is None:
-                group_sums[group_key] = [weighted, weights, answered]
-            else:
-                group[0] += weighted
-                group[1] += weights
-                group[2] += answered
-    return group_sums
+    ignored = 0
+    for scorer, answers in scorers:
+        scorer_sums: Sums = {}
+        ignored += tally_probes(scorer_sums, scorer, answers, scale)
+        if len(scorers) == 1:
+            sums, group_sums = scorer_sums, scorer.group_sums(scorer_sums)
+        else:
+            _add_into(sums, scorer_sums)
+            _add_into(group_sums, scorer.group_sums(scorer_sums))
+    return StructureScores(sums, group_sums, scale, ignored)
 
 
 def score_probes(
@@ -268,8 +342,8 @@ def score_probes(
 ) -> StructureScores:
     """A structure's scores from its probes, each given as (its referential's items, as a
     Scorer or by code, and its current answers)."""
-    scored = [(s if isinstance(s, Scorer) else Scorer(s), answers) for s, answers in probes]
-    scale = max((scorer.scale for scorer, _ in scored), default=0)
-    sums: Sums = {}
-    ignored = sum(add_answers(sums, None, scorer, answers, scale) for scorer, answers in scored)
-    return StructureScores(sums, group_sums_of(sums), scale, ignored)
+    by_scorer: dict[int, tuple[Scorer, list[Mapping[str, Any]]]] = {}
+    for items, answers in probes:
+        scorer = items if isinstance(items, Scorer) else Scorer(items)
+        by_scorer.setdefault(id(scorer), (scorer, []))[1].append(answers)
+    return score_answers(by_scorer.values())

@@ -14,8 +14,9 @@ import pytest
 from baro_contracts.audit_v1 import ProbeRecorded
 from baro_contracts.base import ContractEvent
 from baro_scoring.facts import EditionFacts
-from baro_scoring.fingerprint import canonical, fingerprint, results_document
+from baro_scoring.fingerprint import canonical, fingerprint, results_document, results_text
 from baro_scoring.kpis import KPI_BY_CODE, KPIS, tally_kpis
+from baro_scoring.projections import freeze
 from baro_scoring.results import StructureLine, edition_results, summarize
 from baro_scoring.rules import METHOD
 from scoring_builders import YEAR, Events
@@ -235,6 +236,23 @@ def test_the_fingerprint_is_a_sha256_in_hex() -> None:
     text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     assert value == hashlib.sha256(text.encode("utf-8")).hexdigest()
     assert canonical(document) == text.encode("utf-8")
+
+
+def test_the_results_text_built_piece_by_piece_is_the_canonical_serialisation() -> None:
+    # publication and replay build the text from each structure's own text: it must be
+    # byte for byte what serialising the whole document gives, or fingerprints would drift
+    e, events = edition_events()
+    town = e.structure(name='Ville d\'Été "Ω"')
+    events += [town, e.plan(town, "phone"), e.probe(town, "phone", {"PHO-ACC-01": "n/a"})]
+    facts = EditionFacts(YEAR).add_all(events)
+    results = edition_results(facts)
+    documents = [result.document() for result in results]
+    summary = summarize(YEAR, (StructureLine.from_document(d) for d in documents))
+    for result, document in zip(results, documents, strict=True):
+        assert result.document_text() == canonical(document).decode()
+    text = results_text(YEAR, (result.document_text() for result in results), summary)
+    assert text.encode() == canonical(results_document(YEAR, documents, summary))
+    assert freeze(facts).fingerprint == fingerprint(results_document(YEAR, documents, summary))
 
 
 def test_the_results_document_names_the_edition_and_the_scoring_method() -> None:
