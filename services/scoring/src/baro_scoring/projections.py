@@ -39,7 +39,6 @@ from baro_scoring.results import (
     EditionSummary,
     ScoreMemory,
     StructureLine,
-    StructureResult,
     edition_results,
     structure_result,
     summarize,
@@ -237,19 +236,12 @@ SET line = EXCLUDED.line, revision = EXCLUDED.revision, computed_at = EXCLUDED.c
 """
 
 
-async def write_results(
-    conn: Connection,
-    edition: int,
-    results: Sequence[StructureResult],
-    lines: Sequence[dict[str, Any]] | None = None,
-) -> None:
-    """Store the structures' lines (`line_document()`, computed here unless given)."""
-    if lines is None:
-        lines = [result.line_document() for result in results]
+async def write_results(conn: Connection, edition: int, lines: Sequence[dict[str, Any]]) -> None:
+    """Store the structures' lines (their `line_document()`)."""
     await conn.execute(
         UPSERT_RESULTS,
         edition,
-        [result.registration_id for result in results],
+        [UUID(line["registration_id"]) for line in lines],
         [json.dumps(line) for line in lines],
         await bump_revision(conn, edition),
     )
@@ -273,16 +265,15 @@ async def revision(conn: Connection, edition: int) -> int | None:
     return int(value) if value is not None else None
 
 
-def _results_of(
+def _lines_of(
     facts: EditionFacts, registration_ids: set[UUID] | None, memory: ScoreMemory | None
-) -> tuple[list[StructureResult], list[dict[str, Any]]]:
+) -> list[dict[str, Any]]:
     wanted = sorted(facts.structures) if registration_ids is None else sorted(registration_ids)
-    results = [
-        structure_result(facts, facts.structures[r], memory)
+    return [
+        structure_result(facts, facts.structures[r], memory).line_document()
         for r in wanted
         if r in facts.structures
     ]
-    return results, [result.line_document() for result in results]
 
 
 async def recompute(
@@ -295,9 +286,9 @@ async def recompute(
     The computing runs in a worker thread: the event loop keeps answering requests."""
     facts = await load_edition_facts(conn, edition, registration_ids, memory)
     scores = memory.scores if memory is not None else None
-    results, lines = await asyncio.to_thread(_results_of, facts, registration_ids, scores)
-    if results:
-        await write_results(conn, edition, results, lines)
+    lines = await asyncio.to_thread(_lines_of, facts, registration_ids, scores)
+    if lines:
+        await write_results(conn, edition, lines)
 
 
 async def apply_facts(
@@ -383,25 +374,33 @@ class FrozenResults:
     edition: int
     fingerprint: str
     summary: EditionSummary
-    results: list[StructureResult]
     lines: list[dict[str, Any]]
+    """Each structure's `line_document()`, in registration id order."""
     text: str
     """The canonical serialisation the fingerprint is taken of (stored as it is)."""
 
 
+def structure_outputs(facts: EditionFacts) -> tuple[list[dict[str, Any]], list[str]]:
+    """Each structure's line and canonical text, in registration id order."""
+    lines, texts = [], []
+    for result in edition_results(facts):
+        line = result.line_document()
+        lines.append(line)
+        texts.append(result.document_text(line))
+    return lines, texts
+
+
+def frozen_results(edition: int, lines: list[dict[str, Any]], texts: list[str]) -> FrozenResults:
+    """The edition's figures, canonical text and fingerprint from every structure's line and
+    text (in registration id order)."""
+    summary = summarize(edition, (StructureLine.from_document(line) for line in lines))
+    text = results_text(edition, texts, summary)
+    return FrozenResults(edition, fingerprint_of(text.encode()), summary, lines, text)
+
+
 def freeze(facts: EditionFacts) -> FrozenResults:
-    """The edition's results from its facts, with their canonical document and fingerprint."""
-    results = edition_results(facts)
-    lines = [result.line_document() for result in results]
-    summary = summarize(facts.edition, (StructureLine.from_document(line) for line in lines))
-    text = results_text(
-        facts.edition,
-        (result.document_text(line) for result, line in zip(results, lines, strict=True)),
-        summary,
-    )
-    return FrozenResults(
-        facts.edition, fingerprint_of(text.encode()), summary, results, lines, text
-    )
+    """The edition's results from its facts, with their canonical text and fingerprint."""
+    return frozen_results(facts.edition, *structure_outputs(facts))
 
 
 async def included_through(conn: Connection, edition: int) -> dict[str, int]:

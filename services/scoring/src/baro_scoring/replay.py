@@ -4,11 +4,14 @@ streams into a fresh schema, print their fingerprint and whether it matches the 
 1. The edition's `results_published` event (if any) gives the published fingerprint and the
    last position of each producer's log it included; later events are held out, as live.
 2. Every registration.v1 and audit.v1 event of the edition is read in stream order (an
-   ordered consumer, the messages there when the replay starts), parsed with the contracts
-   (what is not a contract event is refused, as the live consumers dead-letter it).
-3. The results are computed by the same functions the live projection and the publication
-   use, and fingerprinted; the facts, each structure's line and the whole canonical results
-   document (`rebuilt_results`) are written into `replay_<year>_<time>`.
+   ordered consumer, the messages there when the replay starts) and routed by structure to
+   one partition per core (`partitions.py`).
+3. Each partition, in its own process, parses its events with the contracts (what is not a
+   contract event is refused, as the live consumers dead-letter it) and computes its
+   structures by the same functions the live projection and the publication use. The
+   edition's figures and fingerprint are made from all of them; each structure's line and
+   the whole canonical results document (`rebuilt_results`) are written into
+   `replay_<year>_<time>`, with the facts too when swapping.
 4. Only `--swap` touches the live read model: under the edition's lock, the live facts gain
    the replay's, and the edition's structures are recomputed from them.
 """
@@ -29,39 +32,36 @@ import asyncpg
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.errors import NotFoundError
-from pydantic import ValidationError
 from tqdm import tqdm
 
 from baro_chassis.nats import connect
 from baro_chassis.settings import Settings
-from baro_contracts import audit_v1 as audit
 from baro_contracts.scoring_v1 import ResultsPublished
 from baro_contracts.streams import AUDIT_STREAM, REGISTRATION_STREAM, SCORING_STREAM, StreamSpec
-from baro_scoring.facts import EditionFacts, producer_position
+from baro_scoring.partitions import Routed, run_partitions, worker_count
 from baro_scoring.projections import (
     LIVE_SCHEMA,
     Connection,
-    Fact,
     FrozenResults,
     bump_revision,
     create_schema,
-    freeze,
+    frozen_results,
     lock_editions,
-    parse_fact,
     publication,
     recompute,
     record_publication,
     write_results,
 )
 
-PROBE_EVENTS = (audit.ProbeRecorded, audit.ProbeCorrected)
 REBUILT_DDL = """
 CREATE TABLE rebuilt_results (
     edition integer PRIMARY KEY,
     fingerprint text NOT NULL,
     document json NOT NULL,
     rebuilt_at timestamptz NOT NULL DEFAULT now()
-)
+);
+-- Stored as it is: compressing tens of megabytes would take longer than writing them.
+ALTER TABLE rebuilt_results ALTER COLUMN document SET STORAGE EXTERNAL;
 """
 FACT_COLUMNS = [
     "event_id",
@@ -89,6 +89,7 @@ class Replayed:
     read_seconds: float = 0.0
     seconds: float = 0.0
     swapped: bool = False
+    workers: int = 1
 
     @property
     def matches(self) -> bool | None:
@@ -164,29 +165,14 @@ async def published_results(nc: Client, edition: int) -> ResultsPublished | None
     return found[0] if found else None
 
 
-def _held(fact: Fact, published: ResultsPublished | None) -> bool:
-    if published is None:
-        return False
-    producer, position = producer_position(fact.event.event_id)
-    return position > published.included_through.get(producer, 0)
-
-
 async def read_edition(
-    nc: Client, edition: int, published: ResultsPublished | None, outcome: Replayed, bar: Any
-) -> dict[str, tuple[Fact, bool]]:
-    """Event id → (fact, held) for every contract event of the edition in the streams."""
-    facts: dict[str, tuple[Fact, bool]] = {}
+    nc: Client, edition: int, routed: Routed, outcome: Replayed, bar: Any
+) -> None:
+    """Every message of the edition in the streams, routed to its partition unparsed."""
 
     def take(msg: Msg) -> None:
         outcome.events += 1
-        try:
-            fact = parse_fact(msg.data, msg.subject)
-        except (KeyError, ValueError, ValidationError) as exc:
-            outcome.refused.append(f"{msg.subject} #{msg.metadata.sequence.stream}: {exc}")
-            return
-        if isinstance(fact.event, PROBE_EVENTS):
-            outcome.probe_events += 1
-        facts.setdefault(fact.event.event_id, (fact, _held(fact, published)))
+        routed.add(msg.subject, msg.data, msg.metadata.sequence.stream)
 
     sources = [
         (REGISTRATION_STREAM, f"registration.v1.{edition}.>"),
@@ -200,40 +186,23 @@ async def read_edition(
 
     for stream, subject in sources:
         await read_retained(nc, stream, subject, take, show_progress)
-    return facts
 
 
-async def rebuild_schema(
-    conn: Connection,
-    schema: str,
-    facts: dict[str, tuple[Fact, bool]],
-    edition_facts: EditionFacts,
-) -> FrozenResults:
-    """Write the facts into the fresh schema while the results are computed (PostgreSQL
-    takes the rows in on the other core), then write the results."""
-    await create_schema(conn, schema)
+async def write_rebuilt(
+    conn: Connection, frozen: FrozenResults, rows: list[tuple[Any, ...]] | None
+) -> None:
+    """The results (and the facts, when given) written into the fresh schema, which the
+    connection's search path names."""
     async with conn.transaction():
-        copying = asyncio.create_task(
-            conn.copy_records_to_table(
-                "facts",
-                records=[fact.row(held) for fact, held in facts.values()],
-                columns=FACT_COLUMNS,
-                schema_name=schema,
-            )
-        )
-        try:
-            frozen = await asyncio.to_thread(freeze, edition_facts)
-        finally:
-            await copying
-        await write_results(conn, edition_facts.edition, frozen.results, frozen.lines)
-        await conn.execute(REBUILT_DDL)
+        if rows is not None:
+            await conn.copy_records_to_table("facts", records=rows, columns=FACT_COLUMNS)
+        await write_results(conn, frozen.edition, frozen.lines)
         await conn.execute(
             "INSERT INTO rebuilt_results (edition, fingerprint, document) VALUES ($1, $2, $3)",
             frozen.edition,
             frozen.fingerprint,
             frozen.text,
         )
-    return frozen
 
 
 async def swap_into_live(
@@ -271,22 +240,26 @@ async def replay(
     *,
     swap: bool = False,
     progress: TextIO | None = sys.stderr,
+    workers: int | None = None,
 ) -> Replayed:
     # Hundreds of thousands of objects are created and all kept until the end: the cyclic
     # garbage collector would walk them again and again for nothing.
     gc.disable()
     try:
-        return await _replay(settings, edition, swap=swap, progress=progress)
+        return await _replay(
+            settings, edition, swap=swap, progress=progress, workers=workers or worker_count()
+        )
     finally:
         gc.enable()
 
 
 async def _replay(
-    settings: Settings, edition: int, *, swap: bool, progress: TextIO | None
+    settings: Settings, edition: int, *, swap: bool, progress: TextIO | None, workers: int
 ) -> Replayed:
     started = time.perf_counter()
     schema = f"replay_{edition}_{datetime.now(UTC):%Y%m%dT%H%M%S%f}"
-    outcome = Replayed(edition, schema)
+    outcome = Replayed(edition, schema, workers=workers)
+    routed = Routed(workers)
     nc = await connect(settings.nats_url, "scoring-replay")
     try:
         outcome.published = await published_results(nc, edition)
@@ -297,19 +270,40 @@ async def _replay(
             file=progress,
             disable=progress is None,
         ) as bar:
-            facts = await read_edition(nc, edition, outcome.published, outcome, bar)
+            await read_edition(nc, edition, routed, outcome, bar)
     finally:
         await nc.close()
     outcome.read_seconds = time.perf_counter() - started
-    outcome.held = sum(1 for _, held in facts.values() if held)
-    edition_facts = EditionFacts(edition).add_all(
-        fact.event for fact, held in facts.values() if not held
+    # The partitions compute in their processes while this one prepares the schema.
+    # --swap gives the live read model the facts: the replay's schema must hold them then.
+    computing = asyncio.create_task(
+        asyncio.to_thread(run_partitions, routed, edition, outcome.published, with_rows=swap)
     )
-    conn = await asyncpg.connect(settings.database_url)
+    del routed
     try:
-        frozen = await rebuild_schema(conn, schema, facts, edition_facts)
+        conn = await asyncpg.connect(settings.database_url)
+        try:
+            await create_schema(conn, schema)
+            await conn.execute(REBUILT_DDL)
+        except BaseException:
+            await conn.close()
+            raise
+    finally:
+        outputs = await computing
+    try:
+        frozen = frozen_results(
+            edition,
+            [line for output in outputs for line in output.lines],
+            [text for output in outputs for text in output.texts],
+        )
         outcome.fingerprint = frozen.fingerprint
         outcome.structures = frozen.summary.structures
+        for output in outputs:
+            outcome.probe_events += output.probe_events
+            outcome.refused += output.refused
+            outcome.held += output.held
+        rows = [row for output in outputs for row in output.rows] if swap else None
+        await write_rebuilt(conn, frozen, rows)
         if swap:
             await swap_into_live(conn, schema, edition, frozen, outcome)
     finally:
