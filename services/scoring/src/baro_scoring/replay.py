@@ -172,7 +172,7 @@ async def read_edition(
 
     def take(msg: Msg) -> None:
         outcome.events += 1
-        routed.add(msg.subject, msg.data, msg.metadata.sequence.stream)
+        routed.add(msg.subject, msg.data, msg.reply)
 
     sources = [
         (REGISTRATION_STREAM, f"registration.v1.{edition}.>"),

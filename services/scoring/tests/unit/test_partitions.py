@@ -20,12 +20,17 @@ from scoring_builders import YEAR, Events, campaign
 pytestmark = pytest.mark.unit
 
 
+def reply(sequence: int) -> str:
+    """A JetStream reply subject, as a message of the AUDIT stream has."""
+    return f"$JS.ACK.AUDIT.replay.1.{sequence}.{sequence}.1764000000000000000.0"
+
+
 def routed(events: list[ContractEvent], workers: int, *extra: tuple[str, bytes]) -> Routed:
     routing = Routed(workers)
     for sequence, event in enumerate(events, start=1):
-        routing.add(event.subject, event.model_dump_json().encode(), sequence)
+        routing.add(event.subject, event.model_dump_json().encode(), reply(sequence))
     for sequence, (subject, body) in enumerate(extra, start=len(events) + 1):
-        routing.add(subject, body, sequence)
+        routing.add(subject, body, reply(sequence))
     return routing
 
 
@@ -95,4 +100,7 @@ def test_a_message_that_is_no_contract_event_is_refused_once() -> None:
     outputs = [compute_partition(i, routing, YEAR, None, with_rows=False) for i in range(2)]
     refused = [line for output in outputs for line in output.refused]
     assert len(refused) == 2
-    assert any("#" in line and "probe_recorded" in line for line in refused)
+    junk_sequence = len(events) + 1
+    assert any(
+        line.startswith(f"audit.v1.2027.probe_recorded #{junk_sequence}: ") for line in refused
+    )
