@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from baro_contracts import audit_v1, registration_v1, scoring_v1
+from baro_contracts import audit_v1, billing_v1, registration_v1, scoring_v1
 from baro_contracts.base import ContractEvent
 
 ALL_EVENTS: tuple[type[ContractEvent], ...] = (
     *registration_v1.EVENTS,
     *audit_v1.EVENTS,
     *scoring_v1.EVENTS,
+    *billing_v1.EVENTS,
 )
 
 

@@ -32,7 +32,19 @@ SCORING_STREAM = StreamSpec(
     description="Public events of the scoring service (all versions): published results.",
 )
 
-STREAMS = {"registration": REGISTRATION_STREAM, "audit": AUDIT_STREAM, "scoring": SCORING_STREAM}
+BILLING_STREAM = StreamSpec(
+    name="BILLING",
+    subjects=("billing.>",),
+    description="Public events of the billing service (all versions): quotes, order forms, "
+    "signatures and credit notes.",
+)
+
+STREAMS = {
+    "registration": REGISTRATION_STREAM,
+    "audit": AUDIT_STREAM,
+    "scoring": SCORING_STREAM,
+    "billing": BILLING_STREAM,
+}
 
 DEAD_LETTER_STREAM = StreamSpec(
     name="DEAD_LETTER",

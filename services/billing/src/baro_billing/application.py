@@ -1,0 +1,363 @@
+"""The billing application: one method per command (get, act, save).
+
+Registration's contract events arrive through `on_*` methods; each is idempotent, so a
+redelivered or duplicated event never makes a second quote. Finance's commands adjust,
+issue and cancel; issuing and cancelling number their document in the same atomic save, and
+retry when another save of the edition came first, so numbers have no gaps.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, replace
+from typing import Any
+from uuid import UUID
+
+from baro_billing.domain import (
+    BillingEdition,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    Quote,
+    QuoteStatus,
+    prices_of,
+)
+from baro_billing.pricing import (
+    PriceList,
+    SiteTerms,
+    Terms,
+    default_price_list,
+    draft_quote,
+    line,
+    repriced,
+)
+from baro_chassis.eventstore import TracedApplication, retry_on_conflict
+from baro_chassis.service import Clock, utc_now
+from baro_contracts import registration_v1 as reg
+from baro_contracts.billing_v1 import LineKind
+
+ADJUSTMENTS = ("discount", "custom_line", "price_line")
+
+
+def terms_of(event: reg.StructureRegistered) -> Terms:
+    main = next((s for s in event.sites if s.kind is reg.SiteKind.MAIN), None)
+    address = (main or event.sites[0]).address if event.sites else ""
+    return Terms(
+        registration_id=event.registration_id,
+        edition=event.edition,
+        structure_name=event.structure_name,
+        siret=event.siret,
+        address=address,
+        kind=event.kind,
+        population=event.population,
+        participation=event.participation,
+        oral_restitution=event.options.oral_restitution,
+        sites=tuple(SiteTerms(s.site_id, s.name, s.kind) for s in event.sites),
+    )
+
+
+def terms_document(terms: Terms) -> dict[str, Any]:
+    document = asdict(terms)
+    document["registration_id"] = str(terms.registration_id)
+    document["kind"] = terms.kind.value
+    document["participation"] = terms.participation.value
+    document["sites"] = [
+        {"site_id": str(s.site_id), "name": s.name, "kind": s.kind.value} for s in terms.sites
+    ]
+    return document
+
+
+def terms_from(document: dict[str, Any]) -> Terms:
+    return Terms(
+        registration_id=UUID(document["registration_id"]),
+        edition=document["edition"],
+        structure_name=document["structure_name"],
+        siret=document["siret"],
+        address=document["address"],
+        kind=reg.StructureKind(document["kind"]),
+        population=document["population"],
+        participation=reg.Participation(document["participation"]),
+        oral_restitution=document["oral_restitution"],
+        sites=tuple(
+            SiteTerms(UUID(s["site_id"]), s["name"], reg.SiteKind(s["kind"]))
+            for s in document["sites"]
+        ),
+    )
+
+
+def buyer_of(terms: Terms) -> dict[str, str]:
+    return {"name": terms.structure_name, "siret": terms.siret, "address": terms.address}
+
+
+class BillingApplication(TracedApplication):
+    name = "billing"
+    snapshotting_intervals = {BillingEdition: 100}
+
+    def __init__(self, env: dict[str, str] | None = None, clock: Clock = utc_now) -> None:
+        super().__init__(env=env)
+        self.clock = clock
+
+    # --- editions and price lists -------------------------------------------------------
+
+    def _edition_or_new(self, year: int) -> BillingEdition:
+        edition = self.find(BillingEdition, BillingEdition.create_id(year))
+        if edition is None:
+            edition = BillingEdition(year, prices_of(default_price_list(year)))
+        return edition
+
+    def edition(self, year: int) -> BillingEdition:
+        edition: BillingEdition | None = self.find(BillingEdition, BillingEdition.create_id(year))
+        if edition is None:
+            raise NotFound(f"billing has no quote for edition {year} yet", "year")
+        return edition
+
+    def price_list(self, year: int) -> PriceList:
+        """The edition's current price list (the default one until an admin sets it)."""
+        edition = self.find(BillingEdition, BillingEdition.create_id(year))
+        return edition.price_list if edition is not None else default_price_list(year)
+
+    def set_price_list(self, year: int, prices: dict[str, int], by: str) -> PriceList:
+        def attempt() -> PriceList:
+            edition = self._edition_or_new(year)
+            price_list = edition.set_price_list(PriceList(year, **prices), by)
+            self.save(edition)
+            return price_list
+
+        return retry_on_conflict(attempt)
+
+    # --- registration's events ----------------------------------------------------------
+
+    def on_structure_registered(self, event: reg.StructureRegistered) -> Quote | None:
+        """The registration's first quote, drafted by the rules; None when it exists."""
+
+        def attempt() -> Quote | None:
+            edition = self._edition_or_new(event.edition)
+            if edition.current_quote_id(event.registration_id) is not None:
+                return None
+            quote = self._draft(edition, terms_of(event), revision=1, revises=None)
+            edition.add_quote(event.registration_id, quote.id)
+            self.save(edition, quote)
+            return quote
+
+        return retry_on_conflict(attempt)
+
+    def _draft(
+        self, edition: BillingEdition, terms: Terms, revision: int, revises: str | None
+    ) -> Quote:
+        price_list = edition.price_list
+        draft = draft_quote(terms, price_list)
+        return Quote(
+            registration_id=terms.registration_id,
+            revision=revision,
+            edition=terms.edition,
+            terms=terms_document(terms),
+            buyer=buyer_of(terms),
+            lines=[line_.model_dump(mode="json") for line_ in draft.lines],
+            review=list(draft.review),
+            refused=list(draft.refused),
+            unpriced=list(draft.unpriced),
+            price_list_version=price_list.version,
+            revises=revises,
+            drafted_at=self.clock(),
+        )
+
+    def _current(self, year: int, registration_id: UUID) -> tuple[BillingEdition, Quote]:
+        edition = self.edition(year)
+        quote_id = edition.current_quote_id(registration_id)
+        if quote_id is None:
+            raise NotFound(f"registration {registration_id} has no quote in edition {year}")
+        return edition, self.quote(quote_id)
+
+    def _terms_changed(self, year: int, registration_id: UUID, change: Any, why: str) -> Quote:
+        """Registration's terms changed: a draft is made again; an issued quote is left as it
+        is and flagged, for finance to cancel and revise."""
+
+        def attempt() -> Quote:
+            edition, quote = self._current(year, registration_id)
+            terms = terms_from(quote.terms)
+            changed = change(terms)
+            if changed == terms:
+                return quote  # already applied: a redelivery
+            if quote.status is QuoteStatus.DRAFT:
+                draft = draft_quote(changed, edition.price_list)
+                quote.redraft(
+                    terms_document(changed),
+                    buyer_of(changed),
+                    list(draft.lines),
+                    list(draft.review),
+                    list(draft.refused),
+                    list(draft.unpriced),
+                    edition.price_list.version,
+                    why,
+                )
+                self.save(quote)
+                return quote
+            revision = self._draft(
+                edition, changed, edition.revisions(registration_id) + 1, quote.number
+            )
+            revision.review.insert(0, f"{why} after order form {quote.number} was issued")
+            edition.add_quote(registration_id, revision.id)
+            self.save(edition, revision)
+            return revision
+
+        return retry_on_conflict(attempt)
+
+    def on_site_added(self, event: reg.SiteAdded) -> Quote:
+        site = SiteTerms(event.site.site_id, event.site.name, event.site.kind)
+
+        def change(terms: Terms) -> Terms:
+            if any(s.site_id == site.site_id for s in terms.sites):
+                return terms
+            return replace(terms, sites=(*terms.sites, site))
+
+        return self._terms_changed(event.edition, event.registration_id, change, "a site added")
+
+    def on_switched_to_paid(self, event: reg.SwitchedToPaid) -> Quote:
+        def change(terms: Terms) -> Terms:
+            return replace(
+                terms,
+                participation=event.participation,
+                oral_restitution=event.options.oral_restitution,
+            )
+
+        return self._terms_changed(
+            event.edition, event.registration_id, change, "switched to paid participation"
+        )
+
+    def on_order_form_signed(self, event: reg.OrderFormSigned) -> Quote:
+        def attempt() -> Quote:
+            _, quote = self._current(event.edition, event.registration_id)
+            if quote.sign(event.signed_by, event.signed_at):
+                self.save(quote)
+            return quote
+
+        return retry_on_conflict(attempt)
+
+    # --- finance ------------------------------------------------------------------------
+
+    def quote(self, quote_id: UUID) -> Quote:
+        quote: Quote | None = self.find(Quote, quote_id)
+        if quote is None:
+            raise NotFound(f"quote {quote_id} does not exist", "quote_id")
+        return quote
+
+    def quotes(self, year: int, status: QuoteStatus | None = None) -> list[Quote]:
+        """Every quote of the edition, revisions included, by registration then revision."""
+        edition = self.edition(year)
+        found = [self.quote(UUID(quote_id)) for ids in edition.quotes.values() for quote_id in ids]
+        return [q for q in found if status is None or q.status is status]
+
+    def adjust(self, quote_id: UUID, kind: str, by: str, **fields: Any) -> Quote:
+        """Finance's change to a draft, always with a reason:
+        - `discount`: `amount_cents` off, as a line of its own (`label` optional);
+        - `custom_line`: a line of `label` at `amount_cents`;
+        - `price_line`: the line at `line_index` at `unit_cents` (a custom line finance
+          prices, or a site's list price changed)."""
+        if kind not in ADJUSTMENTS:
+            raise InvalidInput(f"kind must be one of {', '.join(ADJUSTMENTS)}", "kind")
+
+        def attempt() -> Quote:
+            quote = self.quote(quote_id)
+            rate = self.edition(quote.edition).price_list.vat_rate_percent
+            lines = quote.quote_lines
+            priced = False
+            if kind == "discount":
+                amount = _positive_cents(fields.get("amount_cents"), "amount_cents")
+                label = fields.get("label") or "Remise"
+                lines.append(line(LineKind.DISCOUNT, str(label), -amount, rate))
+            elif kind == "custom_line":
+                amount = _positive_cents(fields.get("amount_cents"), "amount_cents")
+                label = str(fields.get("label") or "").strip()
+                if not label:
+                    raise InvalidInput("a custom line needs a label", "label")
+                lines.append(line(LineKind.CUSTOM, label, amount, rate))
+            else:
+                index = fields.get("line_index")
+                if not isinstance(index, int) or not 0 <= index < len(lines):
+                    raise InvalidInput(
+                        f"line_index must be the index of one of the quote's {len(lines)} "
+                        "lines (from 0)",
+                        "line_index",
+                    )
+                unit = _positive_cents(fields.get("unit_cents"), "unit_cents", zero=True)
+                if lines[index].kind is LineKind.DISCOUNT:
+                    raise InvalidInput("a discount line is not priced: add another", "line_index")
+                priced = lines[index].kind is LineKind.CUSTOM
+                lines[index] = repriced(lines[index], unit, rate)
+            adjustment = {"kind": kind, **{k: v for k, v in fields.items() if k != "reason"}}
+            quote.adjust(
+                lines, adjustment, str(fields.get("reason") or ""), by, self.clock(), priced
+            )
+            self.save(quote)
+            return quote
+
+        return retry_on_conflict(attempt)
+
+    def issue(self, quote_id: UUID, by: str) -> Quote:
+        """The draft issued: immutable from now on, it is the edition's next order form."""
+
+        def attempt() -> Quote:
+            quote = self.quote(quote_id)
+            quote.ensure_issuable()
+            edition = self.edition(quote.edition)
+            if edition.current_quote_id(quote.registration_id) != quote.id:
+                raise Conflict(f"quote {quote_id} was replaced by a later revision", "quote")
+            number = edition.number_order_form(quote.id, quote.price_list_version)
+            quote.issue(number, self.clock(), by)
+            self.save(edition, quote)
+            return quote
+
+        return retry_on_conflict(attempt)
+
+    def order_form(self, number: str) -> Quote:
+        year = _year_of(number, "BC")
+        edition = self.edition(year)
+        quote_id = edition.order_forms.get(number)
+        if quote_id is None:
+            raise NotFound(f"order form {number} does not exist", "number")
+        return self.quote(UUID(quote_id))
+
+    def cancel(self, number: str, reason: str, by: str) -> tuple[Quote, Quote]:
+        """The order form cancelled by a credit note of its whole amount, and a new revision
+        of its quote drafted from the same terms for finance to amend and issue."""
+        if not reason.strip():
+            raise InvalidInput("a cancellation needs a reason", "reason")
+
+        def attempt() -> tuple[Quote, Quote]:
+            quote = self.order_form(number)
+            edition = self.edition(quote.edition)
+            if quote.status is QuoteStatus.CANCELLED:
+                raise Conflict(f"order form {number} was already cancelled", "number")
+            credit_note = edition.number_credit_note(number)
+            quote.cancel(credit_note, reason, by, self.clock())
+            terms = terms_from(quote.terms)
+            revision = self._draft(
+                edition, terms, edition.revisions(quote.registration_id) + 1, number
+            )
+            revision.review.insert(0, f"revision of cancelled order form {number}: {reason}")
+            edition.add_quote(quote.registration_id, revision.id)
+            self.save(edition, quote, revision)
+            return quote, revision
+
+        return retry_on_conflict(attempt)
+
+
+def _positive_cents(value: Any, field: str, *, zero: bool = False) -> int:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or value < 0
+        or (value == 0 and not zero)
+    ):
+        raise InvalidInput(
+            f"{field} must be a whole number of cents, {'0 or more' if zero else 'above 0'} "
+            "(e.g. 15000 for 150.00 €)",
+            field,
+        )
+    return value
+
+
+def _year_of(number: str, prefix: str) -> int:
+    if not re.fullmatch(rf"{prefix}-[0-9]{{4}}-[0-9]{{6}}", number):
+        raise NotFound(f"{number!r} is not a document number like {prefix}-2025-000001", "number")
+    return int(number[len(prefix) + 1 : len(prefix) + 5])
