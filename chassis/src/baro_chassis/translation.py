@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from baro_chassis.eventstore import TracedApplication
 from baro_contracts.base import ContractEvent
 
-Handler = Callable[[Any, Any, dict[str, Any]], ContractEvent]
+Handler = Callable[[Any, Any, dict[str, Any]], ContractEvent | None]
 
 
 class Translator:

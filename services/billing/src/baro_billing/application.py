@@ -309,6 +309,11 @@ class BillingApplication(TracedApplication):
 
         return retry_on_conflict(attempt)
 
+    def vat_rate_of(self, quote: Quote) -> int:
+        """The VAT rate of the price list version the quote was priced with."""
+        prices = self.edition(quote.edition).price_lists[quote.price_list_version - 1]
+        return prices["vat_rate_percent"]
+
     def order_form(self, number: str) -> Quote:
         year = _year_of(number, "BC")
         edition = self.edition(year)

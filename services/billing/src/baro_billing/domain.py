@@ -319,13 +319,19 @@ class Quote(Aggregate):
     def issue(self, number: str, at: datetime, by: str) -> None:
         self.ensure_issuable()
         self._issued(number, at, by)
+        if self.signature is not None:  # registration said it was signed before the issue
+            self._signature_applied()
 
     @event("Issued")
     def _issued(self, number: str, at: datetime, by: str) -> None:
         self.number = number
         self.issued_at = at
         self.issued_by = by
-        self.status = QuoteStatus.SIGNED if self.signature else QuoteStatus.ISSUED
+        self.status = QuoteStatus.ISSUED
+
+    @event("SignatureApplied")
+    def _signature_applied(self) -> None:
+        self.status = QuoteStatus.SIGNED
 
     def sign(self, signed_by: str, signed_at: datetime) -> bool:
         """Registration says the order form was signed; False when already known. A

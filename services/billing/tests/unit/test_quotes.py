@@ -6,6 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+
+from baro_billing.application import BillingApplication
+from baro_billing.domain import Conflict, InvalidInput, NotFound, QuoteStatus
+from baro_contracts import registration_v1 as reg
+from baro_contracts.billing_v1 import LineKind
 from billing_builders import (
     YEAR,
     order_form_signed,
@@ -14,11 +19,6 @@ from billing_builders import (
     site_added,
     switched_to_paid,
 )
-
-from baro_billing.application import BillingApplication
-from baro_billing.domain import Conflict, InvalidInput, NotFound, QuoteStatus
-from baro_contracts import registration_v1 as reg
-from baro_contracts.billing_v1 import LineKind
 
 pytestmark = pytest.mark.unit
 

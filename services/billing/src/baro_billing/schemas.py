@@ -1,0 +1,146 @@
+"""The HTTP API's request and response bodies. Amounts are integer euro cents."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from baro_billing.domain import Quote, QuoteStatus
+from baro_billing.pricing import PriceList
+from baro_contracts.billing_v1 import Buyer, QuoteLine, Totals
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PriceListIn(Body):
+    """The prices to change; the others stay as they are."""
+
+    small_structure_cents: int | None = Field(None, examples=[99_000])
+    large_structure_cents: int | None = Field(None, examples=[125_000])
+    oral_restitution_cents: int | None = Field(None, examples=[80_000])
+    population_threshold: int | None = Field(None, examples=[10_000])
+    vat_rate_percent: int | None = Field(None, examples=[20])
+
+
+class PriceListOut(BaseModel):
+    edition: int
+    version: int
+    small_structure_cents: int
+    large_structure_cents: int
+    oral_restitution_cents: int
+    population_threshold: int
+    vat_rate_percent: int
+
+    @classmethod
+    def of(cls, price_list: PriceList) -> PriceListOut:
+        return cls(**price_list.__dict__)
+
+
+class AdjustmentIn(Body):
+    kind: Literal["discount", "custom_line", "price_line"] = Field(
+        description="discount: `amount_cents` off; custom_line: a line of `label` at "
+        "`amount_cents`; price_line: the line at `line_index` at `unit_cents`."
+    )
+    reason: str = Field(min_length=1, description="Why: kept with the quote.")
+    amount_cents: int | None = None
+    unit_cents: int | None = None
+    line_index: int | None = None
+    label: str | None = None
+
+
+class CancellationIn(Body):
+    reason: str = Field(min_length=1)
+
+
+class QuoteSummary(BaseModel):
+    quote_id: UUID
+    registration_id: UUID
+    revision: int
+    status: QuoteStatus
+    buyer: Buyer
+    totals: Totals
+    number: str | None
+    needs_review: bool
+    can_issue: bool
+
+    @classmethod
+    def of(cls, quote: Quote) -> QuoteSummary:
+        return cls(
+            quote_id=quote.id,
+            registration_id=quote.registration_id,
+            revision=quote.revision,
+            status=quote.status,
+            buyer=Buyer(**quote.buyer),
+            totals=quote.totals,
+            number=quote.number,
+            needs_review=bool(quote.review),
+            can_issue=quote.status is QuoteStatus.DRAFT and not quote.unpriced,
+        )
+
+
+class QuoteOut(QuoteSummary):
+    edition: int
+    revises: str | None
+    price_list_version: int
+    lines: list[QuoteLine]
+    review: list[str] = Field(description="Why finance should look at it before issuing.")
+    refused: list[str] = Field(description="What was asked for and refused, and why.")
+    unpriced: list[str] = Field(description="What finance must price before issuing.")
+    adjustments: list[dict[str, Any]]
+    drafted_at: datetime
+    issued_at: datetime | None
+    issued_by: str | None
+    signature: dict[str, Any] | None
+    credit_note: dict[str, Any] | None
+
+    @classmethod
+    def of(cls, quote: Quote) -> QuoteOut:
+        return cls(
+            **QuoteSummary.of(quote).model_dump(),
+            edition=quote.edition,
+            revises=quote.revises,
+            price_list_version=quote.price_list_version,
+            lines=quote.quote_lines,
+            review=quote.review,
+            refused=quote.refused,
+            unpriced=quote.unpriced,
+            adjustments=quote.adjustments,
+            drafted_at=quote.drafted_at,
+            issued_at=quote.issued_at,
+            issued_by=quote.issued_by,
+            signature=quote.signature,
+            credit_note=quote.credit_note,
+        )
+
+
+class QuoteList(BaseModel):
+    edition: int
+    quotes: list[QuoteSummary]
+
+
+class OrderFormOut(BaseModel):
+    number: str
+    edition: int
+    status: QuoteStatus
+    quote_id: UUID
+    registration_id: UUID
+    buyer: Buyer
+    lines: list[QuoteLine]
+    totals: Totals
+    vat_rate_percent: int
+    issued_at: datetime
+    issued_by: str
+    signature: dict[str, Any] | None
+    credit_note: dict[str, Any] | None
+    pdf: str = Field(description="The same order form as a PDF.")
+
+
+class CancelledOut(BaseModel):
+    credit_note: str
+    cancelled: OrderFormOut
+    revision: QuoteOut
