@@ -126,6 +126,22 @@ def scoring_url(env: dict[str, str]) -> str:
     return f"http://127.0.0.1:{8003 + int(env['BARO_PORT_OFFSET'])}"
 
 
+def billing_url(env: dict[str, str]) -> str:
+    return f"http://127.0.0.1:{8004 + int(env['BARO_PORT_OFFSET'])}"
+
+
+def quotes_when_drafted(env: dict[str, str], year: int, headers: dict[str, str], count: int) -> Any:
+    """The edition's quotes once billing has drafted `count` of them from registration's
+    events."""
+    deadline = time.monotonic() + 60
+    while True:
+        response = httpx.get(f"{billing_url(env)}/editions/{year}/quotes", headers=headers)
+        quotes = response.json().get("quotes", []) if response.status_code == 200 else []
+        if len(quotes) >= count or time.monotonic() > deadline:
+            return quotes
+        time.sleep(0.5)
+
+
 def publish_when_caught_up(env: dict[str, str], year: int, headers: dict[str, str]) -> Any:
     """Publish the edition's results: scoring refuses (409) until it has applied every
     registration and audit event, so a user simply tries again."""
@@ -191,6 +207,18 @@ def test_make_up_loads_a_demo_edition_into_an_empty_database_once(
         assert f"Fingerprint: {published['fingerprint']}" in replayed.stdout
         assert "MATCH" in replayed.stdout
         assert "Live read model: untouched" in replayed.stdout
+
+        # Billing drafted a quote from every registration: issue one, print its order form.
+        quotes = quotes_when_drafted(env, year, headers, 12)
+        assert len(quotes) == 12, quotes
+        quote = next(q for q in quotes if q["can_issue"])
+        issued = httpx.post(f"{billing_url(env)}/quotes/{quote['quote_id']}/issue", headers=headers)
+        assert issued.status_code == 200, issued.text
+        number = issued.json()["number"]
+        assert number == f"BC-{year}-000001"
+        pdf = httpx.get(f"{billing_url(env)}/order-forms/{number}/pdf", headers=headers)
+        assert pdf.headers["content-type"] == "application/pdf"
+        assert pdf.content.startswith(b"%PDF")
         stack.interrupt()
     finally:
         stack.ensure_stopped()
@@ -213,6 +241,7 @@ def test_make_up_runs_the_backend_keeps_its_data_and_stops_cleanly(
         assert f"registration   {base_url(stack_env)}/docs" in stack.text()
         assert f"audit-ingest   {audit_url(stack_env)}/docs" in stack.text()
         assert f"scoring        {scoring_url(stack_env)}/docs" in stack.text()
+        assert f"billing        {billing_url(stack_env)}/docs" in stack.text()
         children = stack.children()
         headers = {"Authorization": f"Bearer {token}"}
         with httpx.Client(base_url=base_url(stack_env), headers=headers) as client:

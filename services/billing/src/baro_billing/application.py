@@ -117,13 +117,41 @@ class BillingApplication(TracedApplication):
         return edition.price_list if edition is not None else default_price_list(year)
 
     def set_price_list(self, year: int, prices: dict[str, int], by: str) -> PriceList:
+        """The edition's new prices. Drafts finance has not adjusted are made again at them;
+        issued quotes keep theirs."""
+
         def attempt() -> PriceList:
             edition = self._edition_or_new(year)
             price_list = edition.set_price_list(PriceList(year, **prices), by)
             self.save(edition)
             return price_list
 
-        return retry_on_conflict(attempt)
+        price_list = retry_on_conflict(attempt)
+        for quote in self.quotes(year, QuoteStatus.DRAFT):
+            if not quote.adjustments:
+                self._reprice(quote.id, price_list)
+        return price_list
+
+    def _reprice(self, quote_id: UUID, price_list: PriceList) -> None:
+        def attempt() -> None:
+            quote = self.quote(quote_id)
+            if quote.status is not QuoteStatus.DRAFT or quote.adjustments:
+                return
+            terms = terms_from(quote.terms)
+            draft = draft_quote(terms, price_list)
+            quote.redraft(
+                quote.terms,
+                quote.buyer,
+                list(draft.lines),
+                list(draft.review),
+                list(draft.refused),
+                list(draft.unpriced),
+                price_list.version,
+                f"price list version {price_list.version} changed",
+            )
+            self.save(quote)
+
+        retry_on_conflict(attempt)
 
     # --- registration's events ----------------------------------------------------------
 

@@ -200,6 +200,30 @@ def test_the_price_list_is_editable_until_the_first_issue_then_versioned(
         app.set_price_list(YEAR, {"oral_restitution_cents": -1}, "admin")
 
 
+def test_a_price_change_reprices_drafts_finance_has_not_adjusted(app: BillingApplication) -> None:
+    plain = app.on_structure_registered(registered(population=500))
+    adjusted = app.on_structure_registered(registered(population=500))
+    assert plain is not None
+    assert adjusted is not None
+    app.adjust(adjusted.id, "discount", "finance@afnor", amount_cents=9_000, reason="loyalty")
+    app.set_price_list(YEAR, {"small_structure_cents": 95_000}, "admin")
+    assert app.quote(plain.id).totals.ht_cents == 95_000
+    assert app.quote(adjusted.id).totals.ht_cents == 99_000 - 9_000  # finance's, kept
+
+
+def test_a_site_added_after_issue_makes_a_revision_for_finance(app: BillingApplication) -> None:
+    event = registered()
+    quote = app.on_structure_registered(event)
+    assert quote is not None
+    app.issue(quote.id, "finance@afnor")
+    revision = app.on_site_added(site_added(event, site("Mairie annexe")))
+    assert revision.id != quote.id
+    assert revision.revision == 2
+    assert revision.revises == "BC-2025-000001"
+    assert revision.review[0] == "a site added after order form BC-2025-000001 was issued"
+    assert app.quote(quote.id).status is QuoteStatus.ISSUED  # the order form is untouched
+
+
 def test_unknown_documents_are_reported_as_such(app: BillingApplication) -> None:
     with pytest.raises(NotFound, match="no quote for edition 2031"):
         app.quotes(2031)
