@@ -3,16 +3,26 @@ and the dead-letter subject where a consumer puts what it refuses."""
 
 from __future__ import annotations
 
-from faststream.nats import JStream, NatsBroker, NatsMessage
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from faststream import AckPolicy
+from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
 from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
+from nats.js.api import ConsumerConfig, DeliverPolicy
 from opentelemetry import trace
+from pydantic import ValidationError
 
 from baro_chassis.nats import connect, ensure_stream
+from baro_contracts.catalog import event_class
 from baro_contracts.streams import DEAD_LETTER_STREAM, StreamSpec
 
 DEAD_LETTER_REASON = "Baro-Dead-Letter-Reason"
+log = logging.getLogger(__name__)
 
 
 def make_broker(nats_url: str) -> NatsBroker:
@@ -70,3 +80,55 @@ def _dead_letter_headers(raw: Msg, reason: str) -> dict[str, str]:
     # Without the original message id: JetStream would drop it as a duplicate otherwise.
     headers = {k: v for k, v in (raw.headers or {}).items() if k != "Nats-Msg-Id"}
     return {**headers, DEAD_LETTER_REASON: reason[:1000]}
+
+
+def in_order_consumer(
+    nats_url: str,
+    *,
+    stream: StreamSpec,
+    subject: str,
+    events: str,
+    durable: str,
+    apply: Callable[[Any], object],
+    not_yet: type[Exception],
+    max_deliveries: int = 20,
+    retry_delay_seconds: float = 1.0,
+) -> NatsBroker:
+    """A durable pull consumer of `subject` (`events`, e.g. "registration.v1") with one message
+    in flight, so that a retried message is applied before any later one. Each message is
+    parsed as a contract event and
+    given to `apply` (in a worker thread; it must be idempotent). A message that is not a
+    contract event is dead-lettered with the reason; `not_yet` (what it depends on has not
+    arrived) is retried, then dead-lettered after `max_deliveries`; anything else (the store
+    is down, say) is retried until it works."""
+    broker = make_broker(nats_url)
+
+    @broker.subscriber(
+        subject,
+        stream=stream_of(stream),
+        durable=durable,
+        pull_sub=PullSub(batch_size=1, timeout=1.0),
+        config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL, ack_wait=30, max_ack_pending=1),
+        ack_policy=AckPolicy.MANUAL,
+    )
+    async def on_event(body: dict[str, Any], msg: NatsMessage) -> None:
+        try:
+            event = event_class(str(body.get("event_type"))).model_validate(body)
+        except (KeyError, ValidationError) as exc:
+            await dead_letter(broker, msg, durable, f"not a {events} event: {exc}")
+            return
+        try:
+            await asyncio.to_thread(apply, event)
+        except not_yet as exc:
+            if msg.raw_message.metadata.num_delivered >= max_deliveries:
+                await dead_letter(broker, msg, durable, f"gave up: {getattr(exc, 'message', exc)}")
+                return
+            await msg.nack(delay=retry_delay_seconds)
+            return
+        except Exception:
+            log.exception("%s could not apply %s; retrying", durable, event.event_id)
+            await msg.nack(delay=retry_delay_seconds)
+            return
+        await msg.ack()
+
+    return broker

@@ -7,13 +7,16 @@ import asyncio
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
+import nats
 import pytest
 from fastapi.testclient import TestClient
 
 from baro_billing.application import BillingApplication
 from baro_billing.main import create_app
+from baro_chassis.consumers import ensure_streams
 from baro_chassis.settings import Settings
 from baro_chassis.testing import FakeClock, Tokens, read_stream
+from baro_contracts.streams import REGISTRATION_STREAM
 from billing_builders import Feed, eventually, order_form_signed, publish, registered
 
 pytestmark = pytest.mark.integration
@@ -72,3 +75,27 @@ def test_registration_events_in_billing_events_out(
     order_form = next(m for m in messages if m.subject.endswith("order_form_issued"))
     assert b'"number":"BC-2025-000001"' in order_form.data
     assert b'"ttc_cents":118800' in order_form.data
+
+
+def test_a_message_that_is_not_a_registration_event_is_dead_lettered_and_the_rest_flows(
+    service: TestClient, tokens: Tokens, nats_url: str
+) -> None:
+    async def send_garbage() -> None:
+        await ensure_streams(nats_url, REGISTRATION_STREAM)
+        nc = await nats.connect(nats_url)
+        try:
+            body = b'{"event_type": "registration.v1.structure_registered", "siret": "1"}'
+            await nc.jetstream().publish("registration.v1.2025.structure_registered", body)
+        finally:
+            await nc.close()
+
+    asyncio.run(send_garbage())
+    (letter,) = asyncio.run(read_stream(nats_url, "DEAD_LETTER", 1))
+    assert letter.subject == "deadletter.billing.registration.v1.2025.structure_registered"
+    reason = (letter.headers or {})["Baro-Dead-Letter-Reason"]
+    assert reason.startswith("not a registration.v1 event")
+    assert "registration_id" in reason  # names what is missing
+    asyncio.run(publish(nats_url, [registered()]))
+    eventually(
+        lambda: service.get("/editions/2025/quotes", headers=tokens.finance).json().get("quotes")
+    )
