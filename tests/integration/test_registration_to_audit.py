@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
-from collections.abc import Callable
 from typing import Any
 
 import nats
@@ -18,23 +16,13 @@ from audit_builders import GOOD_MEASURES, answers_for
 from baro_audit_ingest.main import create_app as create_audit_app
 from baro_chassis.consumers import DEAD_LETTER_REASON
 from baro_chassis.settings import Settings
-from baro_chassis.testing import FakeClock, Tokens, read_stream, settings_of
+from baro_chassis.testing import FakeClock, Tokens, eventually, read_stream, settings_of
 from baro_contracts import audit_v1
 from baro_contracts.audit_v1 import Channel
 from baro_registration.main import create_app as create_registration_app
 from registration_builders import EDITION, registration_body
 
 pytestmark = pytest.mark.integration
-
-
-def eventually(check: Callable[[], Any], timeout: float = 15) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        assert time.monotonic() < deadline, "the condition did not hold in time"
-        time.sleep(0.05)
 
 
 def plan_status(audit: TestClient, tokens: Tokens, registration_id: str) -> int:

@@ -15,18 +15,22 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import nats
 import pytest
 from nats.aio.msg import Msg
 
 from baro_chassis.auth import Role, issue_token
+from baro_chassis.consumers import ensure_streams
 from baro_chassis.embedded import EmbeddedNats, EmbeddedPostgres
 from baro_chassis.postgres import drop_database, ensure_database
 from baro_chassis.settings import Settings, database_url_for
+from baro_contracts.base import ContractEvent
+from baro_contracts.streams import STREAMS
 
 TEST_JWT_SECRET = "test-only-jwt-secret-for-the-suite-000000000"
 
@@ -205,3 +209,38 @@ class FakeClock:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock(datetime(2027, 2, 1, 9, 0, tzinfo=UTC))
+
+
+async def publish_events(
+    nats_url: str, events: Iterable[ContractEvent], *, msg_id: bool = True
+) -> None:
+    """Publish contract events as their producers' relays do: to their streams (created if
+    missing), with Nats-Msg-Id = the event id; with msg_id=False, without one (JetStream
+    then cannot drop a duplicate: the consumers must)."""
+    events = list(events)
+    await ensure_streams(nats_url, *{STREAMS[event.service] for event in events})
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        for event in events:
+            headers = {"Nats-Msg-Id": event.event_id} if msg_id else None
+            await js.publish(event.subject, event.model_dump_json().encode(), headers=headers)
+    finally:
+        await nc.close()
+
+
+def eventually(check: Callable[[], Any], timeout: float = 15.0) -> Any:
+    """`check()`'s first truthy answer, asked again (also after an AssertionError) until
+    `timeout` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            result = check()
+            if result:
+                return result
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {timeout}s: {check}")
+        time.sleep(0.05)

@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 import itertools
-import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import nats
-
-from baro_chassis.consumers import ensure_streams
 from baro_contracts import registration_v1 as reg
-from baro_contracts.base import ContractEvent
-from baro_contracts.streams import REGISTRATION_STREAM
 
 YEAR = 2025
 Feed = Callable[..., list[Any]]
@@ -96,28 +90,3 @@ def order_form_signed(structure: reg.StructureRegistered) -> reg.OrderFormSigned
         signed_by="Jeanne Martin, maire",
         signed_at=datetime(structure.edition, 2, 20, 10, tzinfo=UTC),
     )
-
-
-async def publish(nats_url: str, events: Iterable[ContractEvent], *, msg_id: bool = True) -> None:
-    """Publish as registration's relay does (Nats-Msg-Id = the event id); with msg_id=False
-    JetStream cannot drop a duplicate, and billing must."""
-    await ensure_streams(nats_url, REGISTRATION_STREAM)
-    nc = await nats.connect(nats_url)
-    try:
-        js = nc.jetstream()
-        for event in events:
-            headers = {"Nats-Msg-Id": event.event_id} if msg_id else None
-            await js.publish(event.subject, event.model_dump_json().encode(), headers=headers)
-    finally:
-        await nc.close()
-
-
-def eventually(check: Callable[[], Any], timeout: float = 15.0) -> Any:
-    """`check()`'s first truthy answer, asked again until `timeout` seconds pass."""
-    deadline = time.monotonic() + timeout
-    while True:
-        answer = check()
-        if answer:
-            return answer
-        assert time.monotonic() < deadline, "the condition did not hold in time"
-        time.sleep(0.1)

@@ -6,21 +6,19 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import nats
 from fastapi.testclient import TestClient
 
-from baro_chassis.consumers import ensure_streams
+from baro_chassis.testing import eventually as eventually  # re-exported for the scoring tests
+from baro_chassis.testing import publish_events
 from baro_contracts import audit_v1 as audit
 from baro_contracts import registration_v1 as reg
 from baro_contracts.base import ContractEvent
-from baro_contracts.streams import AUDIT_STREAM, REGISTRATION_STREAM
 
 YEAR = 2027
 D = Decimal
@@ -255,38 +253,11 @@ class Events:
         )
 
 
-async def publish(nats_url: str, events: Iterable[ContractEvent], *, msg_id: bool = True) -> None:
-    """Publish as the relays do: to the producer's stream, Nats-Msg-Id = the event id (or,
-    with msg_id=False, no id at all: JetStream then cannot drop a duplicate)."""
-    await ensure_streams(nats_url, REGISTRATION_STREAM, AUDIT_STREAM)
-    nc = await nats.connect(nats_url)
-    try:
-        js = nc.jetstream()
-        for event in events:
-            headers = {"Nats-Msg-Id": event.event_id} if msg_id else None
-            await js.publish(event.subject, event.model_dump_json().encode(), headers=headers)
-    finally:
-        await nc.close()
+publish = publish_events  # the scoring tests' name for it
 
 
 def publish_now(nats_url: str, *events: ContractEvent, msg_id: bool = True) -> None:
-    asyncio.run(publish(nats_url, events, msg_id=msg_id))
-
-
-def eventually(check: Callable[[], Any], timeout: float = 15.0) -> Any:
-    """Wait until `check` returns a truthy value (or stops raising AssertionError)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            result = check()
-            if result:
-                return result
-        except AssertionError:
-            if time.monotonic() > deadline:
-                raise
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not true within {timeout}s: {check}")
-        time.sleep(0.05)
+    asyncio.run(publish_events(nats_url, events, msg_id=msg_id))
 
 
 def scores_when(

@@ -15,9 +15,10 @@ from baro_billing.application import BillingApplication
 from baro_billing.main import create_app
 from baro_chassis.consumers import ensure_streams
 from baro_chassis.settings import Settings
-from baro_chassis.testing import FakeClock, Tokens, read_stream
+from baro_chassis.testing import FakeClock, Tokens, eventually, read_stream
+from baro_chassis.testing import publish_events as publish
 from baro_contracts.streams import REGISTRATION_STREAM
-from billing_builders import Feed, eventually, order_form_signed, publish, registered
+from billing_builders import Feed, order_form_signed, registered
 
 pytestmark = pytest.mark.integration
 
