@@ -132,3 +132,14 @@ def in_order_consumer(
         await msg.ack()
 
     return broker
+
+
+async def start_in_order_consumer(
+    nats_url: str, *, stream: StreamSpec, **options: Any
+) -> NatsBroker:
+    """`in_order_consumer(...)`, started. The producer may not have published yet: its
+    stream is created from the same contract."""
+    await ensure_streams(nats_url, stream)
+    broker = in_order_consumer(nats_url, stream=stream, **options)
+    await broker.start()
+    return broker

@@ -15,13 +15,11 @@ from faststream.nats import NatsBroker
 
 from baro_audit_ingest.application import AuditApplication
 from baro_audit_ingest.domain import NotFound
-from baro_chassis.consumers import ensure_streams, in_order_consumer
+from baro_chassis.consumers import start_in_order_consumer
 from baro_contracts import registration_v1 as reg
 from baro_contracts.streams import REGISTRATION_STREAM
 
 DURABLE = "audit-ingest"
-MAX_DELIVERIES = 20
-RETRY_DELAY_SECONDS = 1.0
 
 
 def apply_registration_event(application: AuditApplication, event: Any) -> object:
@@ -42,8 +40,8 @@ def apply_registration_event(application: AuditApplication, event: Any) -> objec
     return None
 
 
-def build_consumer(application: AuditApplication, nats_url: str) -> NatsBroker:
-    return in_order_consumer(
+async def start_consumer(application: AuditApplication, nats_url: str) -> NatsBroker:
+    return await start_in_order_consumer(
         nats_url,
         stream=REGISTRATION_STREAM,
         subject="registration.v1.>",
@@ -51,14 +49,4 @@ def build_consumer(application: AuditApplication, nats_url: str) -> NatsBroker:
         durable=DURABLE,
         apply=lambda event: apply_registration_event(application, event),
         not_yet=NotFound,
-        max_deliveries=MAX_DELIVERIES,
-        retry_delay_seconds=RETRY_DELAY_SECONDS,
     )
-
-
-async def start_consumer(application: AuditApplication, nats_url: str) -> NatsBroker:
-    # Registration may not have published yet: its stream is created from the same contract.
-    await ensure_streams(nats_url, REGISTRATION_STREAM)
-    broker = build_consumer(application, nats_url)
-    await broker.start()
-    return broker
