@@ -9,6 +9,7 @@ retry when another save of the edition came first, so numbers have no gaps.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import asdict, replace
 from typing import Any
 from uuid import UUID
@@ -196,9 +197,11 @@ class BillingApplication(TracedApplication):
             raise NotFound(f"registration {registration_id} has no quote in edition {year}")
         return edition, self.quote(quote_id)
 
-    def _terms_changed(self, year: int, registration_id: UUID, change: Any, why: str) -> Quote:
+    def _terms_changed(
+        self, year: int, registration_id: UUID, change: Callable[[Terms], Terms], why: str
+    ) -> Quote:
         """Registration's terms changed: a draft is made again; an issued quote is left as it
-        is and flagged, for finance to cancel and revise."""
+        is, and a new revision is drafted and flagged for finance."""
 
         def attempt() -> Quote:
             edition, quote = self._current(year, registration_id)
