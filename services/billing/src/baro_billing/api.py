@@ -18,6 +18,7 @@ from baro_billing.schemas import (
     AdjustmentIn,
     CancellationIn,
     CancelledOut,
+    CreditNoteOut,
     OrderFormOut,
     PriceListIn,
     PriceListOut,
@@ -206,3 +207,13 @@ async def cancel_order_form(
         )
 
     return await run_in_threadpool(cancel)
+
+
+@router.get("/credit-notes/{number}", response_model=CreditNoteOut, tags=["order forms"])
+async def get_credit_note(number: str, who: OrderFormReader, app: App) -> CreditNoteOut:
+    def read() -> CreditNoteOut:
+        quote = app.credit_note(number)
+        ensure_registration(who, quote.registration_id, Role.ADMIN, Role.FINANCE)
+        return CreditNoteOut.of(quote)
+
+    return await run_in_threadpool(read)

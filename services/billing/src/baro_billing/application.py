@@ -353,6 +353,14 @@ class BillingApplication(TracedApplication):
             raise NotFound(f"order form {number} does not exist", "number")
         return self.quote(UUID(quote_id))
 
+    def credit_note(self, number: str) -> Quote:
+        """The cancelled order form's quote that a credit note was issued for."""
+        edition = self.edition(_year_of(number, "AV"))
+        order_form = edition.credit_notes.get(number)
+        if order_form is None:
+            raise NotFound(f"credit note {number} does not exist", "number")
+        return self.order_form(order_form)
+
     def cancel(self, number: str, reason: str, by: str) -> tuple[Quote, Quote]:
         """The order form cancelled by a credit note of its whole amount, and a new revision
         of its quote drafted from the same terms for finance to amend and issue."""

@@ -140,6 +140,37 @@ class OrderFormOut(BaseModel):
     pdf: str = Field(description="The same order form as a PDF.")
 
 
+class CreditNoteOut(BaseModel):
+    number: str
+    edition: int
+    order_form_number: str
+    quote_id: UUID
+    registration_id: UUID
+    buyer: Buyer
+    totals: Totals = Field(description="The amounts credited: the whole order form.")
+    reason: str
+    issued_at: datetime
+    issued_by: str
+
+    @classmethod
+    def of(cls, quote: Quote) -> CreditNoteOut:
+        note = quote.credit_note
+        assert note is not None
+        assert quote.number is not None
+        return cls(
+            number=note["number"],
+            edition=quote.edition,
+            order_form_number=quote.number,
+            quote_id=quote.id,
+            registration_id=quote.registration_id,
+            buyer=Buyer(**quote.buyer),
+            totals=quote.totals,
+            reason=note["reason"],
+            issued_at=datetime.fromisoformat(note["at"]),
+            issued_by=note["by"],
+        )
+
+
 class CancelledOut(BaseModel):
     credit_note: str
     cancelled: OrderFormOut

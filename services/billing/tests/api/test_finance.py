@@ -161,3 +161,9 @@ def test_cancelling_an_order_form_makes_a_credit_note_and_a_revision(
     assert body["cancelled"]["totals"]["ht_cents"] == 125_000  # the document is unchanged
     assert body["revision"]["revises"] == "BC-2025-000001"
     assert body["revision"]["status"] == "draft"
+    note = client.get("/credit-notes/AV-2025-000001", headers=tokens.finance)
+    assert note.status_code == 200, note.text
+    assert note.json()["order_form_number"] == "BC-2025-000001"
+    assert note.json()["totals"] == {"ht_cents": 125_000, "vat_cents": 25_000, "ttc_cents": 150_000}
+    assert note.json()["reason"] == "wrong kind"
+    assert client.get("/credit-notes/AV-2025-000002", headers=tokens.finance).status_code == 404
