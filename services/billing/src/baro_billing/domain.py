@@ -14,6 +14,7 @@ a refused command leaves an aggregate exactly as it was.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -21,7 +22,7 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from baro_billing.pricing import PriceList, totals_of
+from baro_billing.pricing import Draft, PriceList, totals_of
 from baro_contracts.billing_v1 import QuoteLine, Totals
 
 NAMESPACE = UUID("0b6f4f2e-91c4-4f0a-8d4e-51d7c2a9e3b1")
@@ -61,6 +62,24 @@ def order_form_number(edition: int, sequence: int) -> str:
 
 def credit_note_number(edition: int, sequence: int) -> str:
     return f"AV-{edition}-{sequence:06d}"
+
+
+def edition_of_number(number: str, prefix: str) -> int:
+    """The edition of a document number `<prefix>-<year>-<sequence>` (NotFound when the
+    number is not one)."""
+    if not re.fullmatch(rf"{prefix}-[0-9]{{4}}-[0-9]{{6}}", number):
+        raise NotFound(f"{number!r} is not a document number like {prefix}-2025-000001", "number")
+    return int(number[len(prefix) + 1 : len(prefix) + 5])
+
+
+def draft_fields(draft: Draft) -> dict[str, Any]:
+    """A draft's lines and notes as a quote's events record them."""
+    return {
+        "lines": [line.model_dump(mode="json") for line in draft.lines],
+        "review": list(draft.review),
+        "refused": list(draft.refused),
+        "unpriced": list(draft.unpriced),
+    }
 
 
 def prices_of(price_list: PriceList) -> dict[str, int]:
@@ -229,25 +248,19 @@ class Quote(Aggregate):
         self,
         terms: dict[str, Any],
         buyer: dict[str, str],
-        lines: list[QuoteLine],
-        review: list[str],
-        refused: list[str],
-        unpriced: list[str],
+        draft: Draft,
         price_list_version: int,
         why: str,
     ) -> None:
-        """The draft made again from registration's new terms (finance's adjustments are
-        dropped: the terms they were made on changed)."""
+        """The draft made again from new terms or prices (finance's adjustments are dropped:
+        what they were made on changed)."""
         self._ensure_draft("redrafted")
         self._redrafted(
-            terms,
-            buyer,
-            [line.model_dump(mode="json") for line in lines],
-            review,
-            refused,
-            unpriced,
-            price_list_version,
-            why,
+            terms=terms,
+            buyer=buyer,
+            price_list_version=price_list_version,
+            why=why,
+            **draft_fields(draft),
         )
 
     @event("Redrafted")

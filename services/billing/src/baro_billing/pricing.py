@@ -217,12 +217,11 @@ def draft_quote(terms: Terms, prices: PriceList) -> Draft:
 
 def repriced(line_: QuoteLine, unit_cents: int, rate_percent: int) -> QuoteLine:
     """The line at another unit price (finance pricing a custom line)."""
-    amount = unit_cents * line_.quantity
-    return QuoteLine(
-        **{
-            **line_.model_dump(),
-            "unit_cents": unit_cents,
-            "amount_cents": amount,
-            "vat_cents": vat_of(amount, rate_percent),
-        }
+    return line(
+        line_.kind,
+        line_.label,
+        unit_cents,
+        rate_percent,
+        quantity=line_.quantity,
+        site_id=line_.site_id,
     )
