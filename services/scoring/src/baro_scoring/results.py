@@ -31,8 +31,8 @@ from baro_scoring.rules import (
     Sums,
     add_answers,
     mean,
-    score_answers,
     score_of,
+    score_probes,
     unpack,
 )
 
@@ -202,11 +202,7 @@ def _score(
 def _score_all(
     current: list[tuple[Any, dict[str, Any], dict[str, Any]]], scorers: dict[UUID, Scorer]
 ) -> StructureScores:
-    by_scorer: dict[int, tuple[Scorer, list[Mapping[str, Any]]]] = {}
-    for probe, answers, _ in current:
-        scorer = scorers[probe.probe_id]
-        by_scorer.setdefault(id(scorer), (scorer, []))[1].append(answers)
-    return score_answers(by_scorer.values())
+    return score_probes((scorers[probe.probe_id], answers) for probe, answers, _ in current)
 
 
 def structure_result(

@@ -317,26 +317,6 @@ def tally_probes(
     return ignored
 
 
-def score_answers(by_scorer: Iterable[tuple[Scorer, list[Mapping[str, Any]]]]) -> StructureScores:
-    """A structure's scores from its probes' current answers, grouped by the referential
-    (as a Scorer) of each probe. An answer adds to its item and to the groups its own
-    referential puts the item in."""
-    scorers = list(by_scorer)
-    scale = max((scorer.scale for scorer, _ in scorers), default=0)
-    sums: Sums = {}
-    group_sums: GroupSums = {}
-    ignored = 0
-    for scorer, answers in scorers:
-        scorer_sums: Sums = {}
-        ignored += tally_probes(scorer_sums, scorer, answers, scale)
-        if len(scorers) == 1:
-            sums, group_sums = scorer_sums, scorer.group_sums(scorer_sums)
-        else:
-            _add_into(sums, scorer_sums)
-            _add_into(group_sums, scorer.group_sums(scorer_sums))
-    return StructureScores(sums, group_sums, scale, ignored)
-
-
 def score_probes(
     probes: Iterable[tuple[Scorer | Mapping[str, Item], Mapping[str, Any]]],
 ) -> StructureScores:
@@ -346,4 +326,18 @@ def score_probes(
     for items, answers in probes:
         scorer = items if isinstance(items, Scorer) else Scorer(items)
         by_scorer.setdefault(id(scorer), (scorer, []))[1].append(answers)
-    return score_answers(by_scorer.values())
+    # An answer adds to its item and to the groups its own referential puts the item in.
+    scorers = list(by_scorer.values())
+    scale = max((scorer.scale for scorer, _ in scorers), default=0)
+    sums: Sums = {}
+    group_sums: GroupSums = {}
+    ignored = 0
+    for scorer, probe_answers in scorers:
+        scorer_sums: Sums = {}
+        ignored += tally_probes(scorer_sums, scorer, probe_answers, scale)
+        if len(scorers) == 1:
+            sums, group_sums = scorer_sums, scorer.group_sums(scorer_sums)
+        else:
+            _add_into(sums, scorer_sums)
+            _add_into(group_sums, scorer.group_sums(scorer_sums))
+    return StructureScores(sums, group_sums, scale, ignored)
