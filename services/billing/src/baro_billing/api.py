@@ -107,7 +107,7 @@ async def issue_quote(quote_id: UUID, who: Finance, app: App) -> QuoteOut:
     return QuoteOut.of(await run_in_threadpool(app.issue, quote_id, who.subject))
 
 
-def order_form_out(quote: Quote, vat_rate_percent: int) -> OrderFormOut:
+def order_form_out(quote: Quote) -> OrderFormOut:
     assert quote.number is not None
     assert quote.issued_at is not None
     return OrderFormOut(
@@ -119,7 +119,7 @@ def order_form_out(quote: Quote, vat_rate_percent: int) -> OrderFormOut:
         buyer=Buyer(**quote.buyer),
         lines=quote.quote_lines,
         totals=quote.totals,
-        vat_rate_percent=vat_rate_percent,
+        vat_rate_percent=quote.vat_rate_percent,
         issued_at=quote.issued_at,
         issued_by=quote.issued_by or "",
         signature=quote.signature,
@@ -154,7 +154,7 @@ async def _order_form(number: str, who: Principal, app: BillingApplication) -> O
     def read() -> OrderFormOut:
         quote = app.order_form(number)
         ensure_registration(who, quote.registration_id, Role.ADMIN, Role.FINANCE)
-        return order_form_out(quote, app.vat_rate_of(quote))
+        return order_form_out(quote)
 
     return await run_in_threadpool(read)
 
@@ -202,7 +202,7 @@ async def cancel_order_form(
         assert cancelled.credit_note is not None
         return CancelledOut(
             credit_note=cancelled.credit_note["number"],
-            cancelled=order_form_out(cancelled, app.vat_rate_of(cancelled)),
+            cancelled=order_form_out(cancelled),
             revision=QuoteOut.of(revision),
         )
 

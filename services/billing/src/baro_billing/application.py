@@ -279,7 +279,7 @@ class BillingApplication(TracedApplication):
 
         def attempt() -> Quote:
             quote = self.quote(quote_id)
-            rate = self.edition(quote.edition).price_list.vat_rate_percent
+            rate = quote.vat_rate_percent
             lines = quote.quote_lines
             priced = False
             if kind == "discount":
@@ -329,11 +329,6 @@ class BillingApplication(TracedApplication):
             return quote
 
         return retry_on_conflict(attempt)
-
-    def vat_rate_of(self, quote: Quote) -> int:
-        """The VAT rate of the price list version the quote was priced with."""
-        prices = self.edition(quote.edition).price_lists[quote.price_list_version - 1]
-        return prices["vat_rate_percent"]
 
     def order_form(self, number: str) -> Quote:
         year = edition_of_number(number, "BC")

@@ -76,6 +76,7 @@ def draft_fields(draft: Draft) -> dict[str, Any]:
     """A draft's lines and notes as a quote's events record them."""
     return {
         "lines": [line.model_dump(mode="json") for line in draft.lines],
+        "vat_rate_percent": draft.vat_rate_percent,
         "review": list(draft.review),
         "refused": list(draft.refused),
         "unpriced": list(draft.unpriced),
@@ -195,6 +196,7 @@ class Quote(Aggregate):
         terms: dict[str, Any],
         buyer: dict[str, str],
         lines: list[dict[str, Any]],
+        vat_rate_percent: int,
         review: list[str],
         refused: list[str],
         unpriced: list[str],
@@ -208,6 +210,8 @@ class Quote(Aggregate):
         self.terms = terms
         self.buyer = buyer
         self.lines = lines
+        self.vat_rate_percent = vat_rate_percent
+        """The rate of the price list it was priced with, as it stood then."""
         self.review = review
         self.refused = refused
         self.unpriced = unpriced
@@ -269,6 +273,7 @@ class Quote(Aggregate):
         terms: dict[str, Any],
         buyer: dict[str, str],
         lines: list[dict[str, Any]],
+        vat_rate_percent: int,
         review: list[str],
         refused: list[str],
         unpriced: list[str],
@@ -278,6 +283,7 @@ class Quote(Aggregate):
         self.terms = terms
         self.buyer = buyer
         self.lines = lines
+        self.vat_rate_percent = vat_rate_percent
         self.review = review
         self.refused = refused
         self.unpriced = unpriced

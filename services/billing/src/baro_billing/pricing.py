@@ -92,6 +92,8 @@ class Draft:
     """A quote as the rules make it: its lines, and why finance must look at it."""
 
     lines: tuple[QuoteLine, ...]
+    vat_rate_percent: int
+    """The rate its lines' VAT is at; finance's adjustments use it too."""
     review: tuple[str, ...] = ()
     """Why finance must review (and perhaps price) it before issuing it."""
     refused: tuple[str, ...] = ()
@@ -172,6 +174,7 @@ def draft_quote(terms: Terms, prices: PriceList) -> Draft:
                     rate,
                 ),
             ),
+            rate,
             refused=refused,
         )
     price, doubt = structure_price(terms, prices)
@@ -194,7 +197,7 @@ def draft_quote(terms: Terms, prices: PriceList) -> Draft:
                     rate,
                 )
             )
-        return Draft(tuple(lines), review=tuple(review))
+        return Draft(tuple(lines), rate, review=tuple(review))
     lines = [
         line(
             LineKind.SITE,
@@ -212,7 +215,7 @@ def draft_quote(terms: Terms, prices: PriceList) -> Draft:
             line(LineKind.CUSTOM, f"Restitution orale ({len(terms.sites)} sites)", 0, rate)
         )
         unpriced = (f"the oral restitution for {len(terms.sites)} sites has no list price",)
-    return Draft(tuple(lines), review=tuple(review), unpriced=unpriced)
+    return Draft(tuple(lines), rate, review=tuple(review), unpriced=unpriced)
 
 
 def repriced(line_: QuoteLine, unit_cents: int, rate_percent: int) -> QuoteLine:

@@ -87,6 +87,7 @@ class QuoteOut(QuoteSummary):
     edition: int
     revises: str | None
     price_list_version: int
+    vat_rate_percent: int
     lines: list[QuoteLine]
     review: list[str] = Field(description="Why finance should look at it before issuing.")
     refused: list[str] = Field(description="What was asked for and refused, and why.")
@@ -105,6 +106,7 @@ class QuoteOut(QuoteSummary):
             edition=quote.edition,
             revises=quote.revises,
             price_list_version=quote.price_list_version,
+            vat_rate_percent=quote.vat_rate_percent,
             lines=quote.quote_lines,
             review=quote.review,
             refused=quote.refused,

@@ -211,6 +211,24 @@ def test_a_price_change_reprices_drafts_finance_has_not_adjusted(app: BillingApp
     assert app.quote(adjusted.id).totals.ht_cents == 99_000 - 9_000  # finance's, kept
 
 
+def test_an_adjusted_draft_keeps_the_vat_rate_it_was_priced_at(
+    app: BillingApplication,
+) -> None:
+    quote = app.on_structure_registered(registered(population=500))
+    assert quote is not None
+    app.adjust(quote.id, "discount", "finance@afnor", amount_cents=9_000, reason="loyalty")
+    app.set_price_list(YEAR, {"vat_rate_percent": 10}, "admin")  # not repriced: adjusted
+    adjusted = app.adjust(
+        quote.id, "custom_line", "finance@afnor", label="Frais", amount_cents=1_000, reason="x"
+    )
+    assert [x.vat_cents for x in adjusted.quote_lines] == [19_800, -1_800, 200]  # all at 20 %
+    assert adjusted.vat_rate_percent == 20
+    fresh = app.on_structure_registered(registered(population=500))
+    assert fresh is not None
+    assert fresh.vat_rate_percent == 10
+    assert fresh.totals.vat_cents == 9_900
+
+
 def test_a_site_added_after_issue_makes_a_revision_for_finance(app: BillingApplication) -> None:
     event = registered()
     quote = app.on_structure_registered(event)
