@@ -274,23 +274,18 @@ async def _replay(
     finally:
         await nc.close()
     outcome.read_seconds = time.perf_counter() - started
-    # The partitions compute in their processes while this one prepares the schema.
-    # --swap gives the live read model the facts: the replay's schema must hold them then.
-    computing = asyncio.create_task(
-        asyncio.to_thread(run_partitions, routed, edition, outcome.published, with_rows=swap)
-    )
-    del routed
+    conn = await asyncpg.connect(settings.database_url)
     try:
-        conn = await asyncpg.connect(settings.database_url)
+        # The partitions compute in their processes while this one prepares the schema.
+        # --swap gives the live read model the facts: the replay's schema must hold them then.
+        computing = asyncio.create_task(
+            asyncio.to_thread(run_partitions, routed, edition, outcome.published, with_rows=swap)
+        )
         try:
             await create_schema(conn, schema)
             await conn.execute(REBUILT_DDL)
-        except BaseException:
-            await conn.close()
-            raise
-    finally:
-        outputs = await computing
-    try:
+        finally:
+            outputs = await computing
         frozen = frozen_results(
             edition,
             [line for output in outputs for line in output.lines],
