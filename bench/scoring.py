@@ -5,8 +5,8 @@ synthetic but valid edition straight to the REGISTRATION and AUDIT streams (the 
 referential, STRUCTURES registrations of every category, a 13-probe plan each, one probe
 per slot answering every item of its channel, corrections of ~5% of the probes), then
 three times over, in the same run:
-  - the plain read of those events (`read_retained`, counting messages, nothing else): the
-    reference;
+  - the plain read of those events (`read_edition_events`, as the replay reads them,
+    counting messages, nothing else): the reference;
   - `replay` of the edition into a fresh schema (parse, compute every result, write the
     facts and results, fingerprint), its schema dropped afterwards;
 and prints each run's probe events/s and the ratio replay / plain read.
@@ -88,7 +88,8 @@ from baro_contracts import registration_v1 as reg
 from baro_contracts.base import ContractEvent
 from baro_contracts.streams import AUDIT_STREAM, REGISTRATION_STREAM
 from baro_registration.domain import category_of
-from baro_scoring.replay import Replayed, drop_schema, read_retained, replay
+from baro_scoring.replay import Replayed, drop_schema, read_edition_events, replay
+from baro_scoring.retained import RetainedReader
 
 REPLAY_YEAR = 2031
 LAG_YEAR = 2032
@@ -491,21 +492,17 @@ async def publish_edition(nats_url: str, edition: Edition) -> Published:
         await nc.close()
 
 
-async def plain_read(nats_url: str, year: int) -> tuple[int, float]:
+def plain_read(nats_url: str, year: int) -> tuple[int, float]:
     """Every event of the edition read as `replay` reads them, only counted: (events, s)."""
     count = 0
 
-    def take(_: object) -> None:
+    def take(_: str, __: bytes, ___: int) -> None:
         nonlocal count
         count += 1
 
     started = time.perf_counter()
-    nc = await connect(nats_url, "bench-plain-read")
-    try:
-        await read_retained(nc, REGISTRATION_STREAM, f"registration.v1.{year}.>", take)
-        await read_retained(nc, AUDIT_STREAM, f"audit.v1.{year}.>", take)
-    finally:
-        await nc.close()
+    with RetainedReader(nats_url, "bench-plain-read") as reader:
+        read_edition_events(reader, year, take, lambda _: None)
     return count, time.perf_counter() - started
 
 
@@ -516,7 +513,7 @@ async def replay_runs(
     reads: list[tuple[int, float]] = []
     replays: list[Replayed] = []
     for _ in range(RUNS):
-        reads.append(await plain_read(settings.nats_url, edition.year))
+        reads.append(plain_read(settings.nats_url, edition.year))
         outcome = await replay(settings, edition.year, progress=None)
         await drop_schema(settings.database_url, outcome.schema)
         replays.append(outcome)

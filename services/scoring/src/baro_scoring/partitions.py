@@ -19,8 +19,6 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
-from nats.aio.msg import Msg
-from nats.errors import NotJSMessageError
 from pydantic import ValidationError
 
 from baro_contracts import audit_v1 as audit
@@ -30,8 +28,8 @@ from baro_scoring.projections import Fact, parse_fact, structure_outputs
 
 PROBE_EVENTS = (audit.ProbeRecorded, audit.ProbeCorrected)
 REGISTRATION_KEY = b'"registration_id":"'
-Raw = tuple[str, bytes, str]
-"""A message as read: (subject, body, JetStream reply subject)."""
+Raw = tuple[str, bytes, int]
+"""A message as read: (subject, body, stream sequence)."""
 
 
 def owner_table(workers: int) -> list[int]:
@@ -59,7 +57,7 @@ class Routed:
         self.owned = [[] for _ in range(self.workers)]
         self._table = owner_table(self.workers)
 
-    def add(self, subject: str, body: bytes, reply: str) -> None:
+    def add(self, subject: str, body: bytes, sequence: int) -> None:
         at = body.find(REGISTRATION_KEY)
         owner = -1
         # Exactly one registration id in the body: a contract event's own, at its top level.
@@ -67,9 +65,9 @@ class Routed:
             end = at + len(REGISTRATION_KEY)
             owner = self._table[body[end]] if end < len(body) else -1
         if owner < 0:
-            self.shared.append((subject, body, reply))
+            self.shared.append((subject, body, sequence))
         else:
-            self.owned[owner].append((subject, body, reply))
+            self.owned[owner].append((subject, body, sequence))
 
 
 @dataclass
@@ -81,15 +79,6 @@ class PartitionOutput:
     texts: list[str] = field(default_factory=list)
     rows: list[tuple[Any, ...]] = field(default_factory=list)
     """The facts as stored (only when asked for)."""
-
-
-def stream_sequence(reply: str) -> int | str:
-    """The message's position in its stream, from its JetStream reply subject (parsed only
-    for the few messages a replay reports)."""
-    try:
-        return Msg(None, reply=reply).metadata.sequence.stream  # type: ignore[arg-type]
-    except NotJSMessageError:
-        return "?"
 
 
 def held_out(fact: Fact, published: ResultsPublished | None) -> bool:
@@ -115,20 +104,18 @@ def compute_partition(
     counted: set[str] = set()
     messages = [(raw, True) for raw in routed.owned[index]]
     messages += [(raw, False) for raw in routed.shared]
-    for (subject, body, reply), routed_here in messages:
+    for (subject, body, sequence), routed_here in messages:
         try:
             fact = parse_fact(body, subject)
         except (KeyError, ValueError, ValidationError) as exc:
             if routed_here or index == 0:
-                out.refused.append(f"{subject} #{stream_sequence(reply)}: {exc}")
+                out.refused.append(f"{subject} #{sequence}: {exc}")
             continue
         registration_id = fact.registration_id
         owner = owner_of(str(registration_id), routed.workers) if registration_id else 0
         if registration_id is not None and owner != index:
             if routed_here:  # the bytes named another structure than the event does
-                raise RuntimeError(
-                    f"{subject} #{stream_sequence(reply)} was routed to the wrong partition"
-                )
+                raise RuntimeError(f"{subject} #{sequence} was routed to the wrong partition")
             continue
         if isinstance(fact.event, PROBE_EVENTS) and owner == index:
             out.probe_events += 1

@@ -3,9 +3,9 @@ streams into a fresh schema, print their fingerprint and whether it matches the 
 
 1. The edition's `results_published` event (if any) gives the published fingerprint and the
    last position of each producer's log it included; later events are held out, as live.
-2. Every registration.v1 and audit.v1 event of the edition is read in stream order (an
-   ordered consumer, the messages there when the replay starts) and routed by structure to
-   one partition per core (`partitions.py`).
+2. Every registration.v1 and audit.v1 event of the edition is read in stream order (the
+   messages there when the replay starts, by the lean reader of `retained.py`) and routed by
+   structure to one partition per core (`partitions.py`).
 3. Each partition, in its own process, parses its events with the contracts (what is not a
    contract event is refused, as the live consumers dead-letter it) and computes its
    structures by the same functions the live projection and the publication use. The
@@ -29,15 +29,11 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 import asyncpg
-from nats.aio.client import Client
-from nats.aio.msg import Msg
-from nats.js.errors import NotFoundError
 from tqdm import tqdm
 
-from baro_chassis.nats import connect
 from baro_chassis.settings import Settings
 from baro_contracts.scoring_v1 import ResultsPublished
-from baro_contracts.streams import AUDIT_STREAM, REGISTRATION_STREAM, SCORING_STREAM, StreamSpec
+from baro_contracts.streams import AUDIT_STREAM, REGISTRATION_STREAM, SCORING_STREAM
 from baro_scoring.partitions import Routed, run_partitions, worker_count
 from baro_scoring.projections import (
     LIVE_SCHEMA,
@@ -52,16 +48,26 @@ from baro_scoring.projections import (
     record_publication,
     write_results,
 )
+from baro_scoring.retained import OnMessage, RetainedReader
 
 REBUILT_DDL = """
 CREATE TABLE rebuilt_results (
     edition integer PRIMARY KEY,
     fingerprint text NOT NULL,
-    document json NOT NULL,
+    document text NOT NULL,
     rebuilt_at timestamptz NOT NULL DEFAULT now()
 );
 -- Stored as it is: compressing tens of megabytes would take longer than writing them.
 ALTER TABLE rebuilt_results ALTER COLUMN document SET STORAGE EXTERNAL;
+-- A replay's schema is a rebuild that can be made again from the streams: its tables skip
+-- the write-ahead log (a crash empties them; --swap copies into the logged live tables).
+DO $$
+DECLARE t record;
+BEGIN
+    FOR t IN SELECT tablename FROM pg_tables WHERE schemaname = current_schema() LOOP
+        EXECUTE format('ALTER TABLE %I SET UNLOGGED', t.tablename);
+    END LOOP;
+END $$;
 """
 FACT_COLUMNS = [
     "event_id",
@@ -96,96 +102,60 @@ class Replayed:
         return None if self.published is None else self.published.fingerprint == self.fingerprint
 
 
-async def retained(nc: Client, stream: StreamSpec, subject: str) -> int:
-    """How many messages on `subject` the stream holds now (0 if there is no stream)."""
-    try:
-        info = await nc.jetstream().stream_info(stream.name, subjects_filter=subject)
-    except NotFoundError:
-        return 0
-    return sum((info.state.subjects or {}).values())
+EDITION_SOURCES = (
+    (REGISTRATION_STREAM, "registration.v1.{edition}.>"),
+    (AUDIT_STREAM, "audit.v1.{edition}.>"),
+)
 
 
-async def read_retained(
-    nc: Client,
-    stream: StreamSpec,
-    subject: str,
-    on_message: Callable[[Msg], None],
-    on_progress: Callable[[int], None] = lambda _: None,
+def read_edition_events(
+    reader: RetainedReader, edition: int, on_message: OnMessage, on_total: Callable[[int], None]
 ) -> int:
-    """Deliver, in stream order, every message on `subject` that the stream holds now;
-    returns how many. Messages published meanwhile are not part of it."""
-    total = await retained(nc, stream, subject)
-    if total == 0:
-        return 0
-    done = asyncio.Event()
-    seen = 0
-    failures: list[BaseException] = []
-
-    async def deliver(msg: Msg) -> None:
-        nonlocal seen
-        if seen >= total:
-            return
-        seen += 1
-        try:
-            on_message(msg)
-        except BaseException as exc:  # stop the read: a message silently skipped would not do
-            failures.append(exc)
-            done.set()
-        if seen % 1000 == 0 or seen == total:
-            on_progress(seen)
-        if seen == total:
-            done.set()
-
-    sub = await nc.jetstream().subscribe(
-        subject,
-        stream=stream.name,
-        ordered_consumer=True,
-        cb=deliver,
-        pending_msgs_limit=1_000_000,
-        pending_bytes_limit=4 * 1024**3,
+    """Every registration.v1 and audit.v1 message of the edition the streams hold now, in
+    stream order (registration's first); `on_total` learns how many there will be first.
+    Returns how many were read."""
+    ranges = []
+    for stream, pattern in EDITION_SOURCES:
+        subject = pattern.format(edition=edition)
+        found = reader.stream_range(stream.name, subject)
+        if found is not None and found.messages:
+            ranges.append((stream.name, subject, found))
+    on_total(sum(found.messages for _, _, found in ranges))
+    return sum(
+        reader.read(stream, subject, found.first, found.last, on_message)
+        for stream, subject, found in ranges
     )
-    try:
-        await done.wait()
-    finally:
-        await sub.unsubscribe()
-    if failures:
-        raise failures[0]
-    return total
 
 
-async def published_results(nc: Client, edition: int) -> ResultsPublished | None:
+def published_results(reader: RetainedReader, edition: int) -> ResultsPublished | None:
     """The edition's `results_published` event on the SCORING stream, if there is one."""
-    found: list[ResultsPublished] = []
-    await read_retained(
-        nc,
-        SCORING_STREAM,
-        ResultsPublished.subject_for(edition),
-        lambda msg: found.append(ResultsPublished.model_validate_json(msg.data)),
+    subject = ResultsPublished.subject_for(edition)
+    found = reader.stream_range(SCORING_STREAM.name, subject)
+    if found is None or not found.messages:
+        return None
+    bodies: list[bytes] = []
+    reader.read(
+        SCORING_STREAM.name, subject, found.first, found.last, lambda _, b, __: bodies.append(b)
     )
-    return found[0] if found else None
+    return ResultsPublished.model_validate_json(bodies[0]) if bodies else None
 
 
-async def read_edition(
-    nc: Client, edition: int, routed: Routed, outcome: Replayed, bar: Any
-) -> None:
+def read_edition(reader: RetainedReader, routed: Routed, outcome: Replayed, bar: Any) -> None:
     """Every message of the edition in the streams, routed to its partition unparsed."""
 
-    def take(msg: Msg) -> None:
+    def take(subject: str, body: bytes, sequence: int) -> None:
         outcome.events += 1
-        routed.add(msg.subject, msg.data, msg.reply)
+        routed.add(subject, body, sequence)
+        if outcome.events % 1000 == 0:
+            bar.update(outcome.events - bar.n)
 
-    sources = [
-        (REGISTRATION_STREAM, f"registration.v1.{edition}.>"),
-        (AUDIT_STREAM, f"audit.v1.{edition}.>"),
-    ]
-    bar.total = sum([await retained(nc, stream, subject) for stream, subject in sources])
-    bar.refresh()
+    def set_total(total: int) -> None:
+        bar.total = total
+        bar.refresh()
 
-    def show_progress(_: int) -> None:
-        bar.update(outcome.events - bar.n)
-
-    for stream, subject in sources:
-        await read_retained(nc, stream, subject, take, show_progress)
+    outcome.published = published_results(reader, outcome.edition)
+    read_edition_events(reader, outcome.edition, take, set_total)
+    bar.update(outcome.events - bar.n)
 
 
 async def write_rebuilt(
@@ -260,19 +230,17 @@ async def _replay(
     schema = f"replay_{edition}_{datetime.now(UTC):%Y%m%dT%H%M%S%f}"
     outcome = Replayed(edition, schema, workers=workers)
     routed = Routed(workers)
-    nc = await connect(settings.nats_url, "scoring-replay")
-    try:
-        outcome.published = await published_results(nc, edition)
-        with tqdm(
+    with (
+        RetainedReader(settings.nats_url, "scoring-replay") as reader,
+        tqdm(
             total=None,
             unit=" events",
             desc=f"edition {edition}",
             file=progress,
             disable=progress is None,
-        ) as bar:
-            await read_edition(nc, edition, routed, outcome, bar)
-    finally:
-        await nc.close()
+        ) as bar,
+    ):
+        read_edition(reader, routed, outcome, bar)
     outcome.read_seconds = time.perf_counter() - started
     conn = await asyncpg.connect(settings.database_url)
     try:

@@ -20,17 +20,12 @@ from scoring_builders import YEAR, Events, campaign
 pytestmark = pytest.mark.unit
 
 
-def reply(sequence: int) -> str:
-    """A JetStream reply subject, as a message of the AUDIT stream has."""
-    return f"$JS.ACK.AUDIT.replay.1.{sequence}.{sequence}.1764000000000000000.0"
-
-
 def routed(events: list[ContractEvent], workers: int, *extra: tuple[str, bytes]) -> Routed:
     routing = Routed(workers)
     for sequence, event in enumerate(events, start=1):
-        routing.add(event.subject, event.model_dump_json().encode(), reply(sequence))
+        routing.add(event.subject, event.model_dump_json().encode(), sequence)
     for sequence, (subject, body) in enumerate(extra, start=len(events) + 1):
-        routing.add(subject, body, reply(sequence))
+        routing.add(subject, body, sequence)
     return routing
 
 
