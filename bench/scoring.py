@@ -22,8 +22,11 @@ POST being sent to the arrival of the first poll answer showing its structure's 
 reaching it. That endpoint summarizes every structure in scoring's event loop, tens of ms
 each time: polls are spaced by 5 of their round trips (20 to 250 ms) so that they take
 little of scoring's time. As cross-checks at a finer grain, the same counts are polled
-every 20 ms straight from scoring's read model (SQL), and a subscription notes when each
-probe reaches the AUDIT stream, which splits the lag into its steps. Prints the lag's
+every 20 ms straight from scoring's read model (SQL, the structures written since the last
+poll), and a subscription notes when each probe reaches the AUDIT stream, which splits the
+lag into its steps. This process neither collects garbage during the load (its pauses would
+delay its clock readings) nor holds the services' collectors back: each service settles its
+heap once started (`baro_chassis.http.settle_heap`). Prints the lag's
 p50/p95/p99/max, the achieved POST rate, the polls' cost and the CPU each process used.
 
     uv run python bench/scoring.py [STRUCTURES=2000] [PANEL=320] [RATE=200] [SECONDS=20]
@@ -723,10 +726,12 @@ async def wait_for_scoring(
     raise TimeoutError("scoring did not show every panel structure's plan within 180 s")
 
 
-READ_MODEL_COUNTS = (
-    "SELECT registration_id::text, (line->>'probes')::int FROM live.structure_results "
-    "WHERE edition = $1"
+READ_MODEL_CHANGES = (
+    "SELECT registration_id::text, (line->>'probes')::int, revision FROM live.structure_results "
+    "WHERE edition = $1 AND revision > $2"
 )
+"""The structures written since that results revision: a poll every 20 ms that read every
+line would take a good part of PostgreSQL's time, and slow what it measures."""
 
 
 async def load(
@@ -823,11 +828,13 @@ async def load(
         # scores are committed, at a finer grain than the API poll can afford.
         next_at = time.perf_counter()
         drain_until = None
+        seen_revision = -1
         while True:
             sent = time.perf_counter()
-            rows = await db.fetch(READ_MODEL_COUNTS, year)
+            rows = await db.fetch(READ_MODEL_CHANGES, year, seen_revision)
             now = time.perf_counter()
             polls.table.take(((r[0], r[1]) for r in rows), sent, now)
+            seen_revision = max((r[2] for r in rows), default=seen_revision)
             if not loading:
                 drain_until = drain_until or now + DRAIN_SECONDS
             if done(polls.table, drain_until, now):
@@ -958,11 +965,20 @@ def lag_phase(
             if server.process is not None
         },
     }
+    # The load's own garbage collections (this process holds every probe it sends) would
+    # pause its clock readings by up to 0.2 s: none during the load; the heap is settled.
+    gc.collect()
+    gc.freeze()
+    gc.disable()
     wall0 = time.perf_counter()
     cpu0 = {name: cpu_seconds(pid, descendants=d) for name, (pid, d) in watched.items()}
-    posted, polls = asyncio.run(
-        load(ports, nats_url, env["SCORING_DATABASE_URL"], LAG_YEAR, probes, rate, tokens)
-    )
+    try:
+        posted, polls = asyncio.run(
+            load(ports, nats_url, env["SCORING_DATABASE_URL"], LAG_YEAR, probes, rate, tokens)
+        )
+    finally:
+        gc.enable()
+        gc.unfreeze()
     wall = time.perf_counter() - wall0
     cpu = {name: cpu_seconds(pid, descendants=d) - cpu0[name] for name, (pid, d) in watched.items()}
     report_lag(posted, polls, rate, idle_before)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import logging
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from typing import Any
 
 from fastapi import FastAPI
@@ -17,6 +18,25 @@ from baro_chassis.telemetry import setup_telemetry
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
+def settle_heap() -> None:
+    """Once a process has started: what starting made (modules, the app, its schemas, tens
+    of thousands of objects) lives as long as the process, so the garbage collector stops
+    going over it. Its full collections, which stop every request in flight, are then a
+    fraction as long (measured at 200 probes/s: pauses of 250 ms and more before)."""
+    gc.collect()
+    gc.freeze()
+
+
+def _settling(lifespan: Lifespan | None) -> Lifespan:
+    @asynccontextmanager
+    async def started(app: FastAPI) -> AsyncIterator[None]:
+        async with lifespan(app) if lifespan is not None else nullcontext():
+            settle_heap()
+            yield
+
+    return started
+
+
 def create_service_app(
     settings: Settings, *, title: str, description: str, lifespan: Lifespan | None = None
 ) -> FastAPI:
@@ -25,7 +45,9 @@ def create_service_app(
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     setup_telemetry(settings.service)
-    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    app = FastAPI(
+        title=title, description=description, version="1.0.0", lifespan=_settling(lifespan)
+    )
     app.state.settings = settings
     install_error_handlers(app)
 

@@ -31,7 +31,7 @@ from baro_audit_ingest.recording import (
 )
 from baro_audit_ingest.translation import AuditTranslator
 from baro_audit_ingest.writer import ProbeWriter
-from baro_chassis.http import create_service_app
+from baro_chassis.http import create_service_app, settle_heap
 from baro_chassis.nats import connect
 from baro_chassis.postgres import ensure_database, eventsourcing_env
 from baro_chassis.relay import Relay
@@ -138,6 +138,7 @@ async def run_writer(settings: Settings, *, run_relay: bool = True) -> None:
         async with recording_side(
             settings, application, run_relay=run_relay, run_consumer=True
         ) as writer:
+            settle_heap()
             await answer_probe_requests(writer, settings.nats_url, stop)
     finally:
         stop.set()
