@@ -159,20 +159,31 @@ def read_edition(reader: RetainedReader, routed: Routed, outcome: Replayed, bar:
 
 
 async def write_rebuilt(
-    conn: Connection, frozen: FrozenResults, rows: list[tuple[Any, ...]] | None
-) -> None:
-    """The results (and the facts, when given) written into the fresh schema, which the
-    connection's search path names."""
+    conn: Connection,
+    edition: int,
+    lines: list[dict[str, Any]],
+    texts: list[str],
+    rows: list[tuple[Any, ...]] | None,
+) -> FrozenResults:
+    """The edition's results frozen from its structures' lines and texts, and written with
+    them (and the facts, when given) into the fresh schema, which the connection's search
+    path names. The figures and the fingerprint are made in a thread meanwhile: PostgreSQL
+    stores the lines in its own process."""
     async with conn.transaction():
-        if rows is not None:
-            await conn.copy_records_to_table("facts", records=rows, columns=FACT_COLUMNS)
-        await write_results(conn, frozen.edition, frozen.lines)
+        freezing = asyncio.create_task(asyncio.to_thread(frozen_results, edition, lines, texts))
+        try:
+            if rows is not None:
+                await conn.copy_records_to_table("facts", records=rows, columns=FACT_COLUMNS)
+            await write_results(conn, edition, lines)
+        finally:
+            frozen = await freezing
         await conn.execute(
             "INSERT INTO rebuilt_results (edition, fingerprint, document) VALUES ($1, $2, $3)",
             frozen.edition,
             frozen.fingerprint,
             frozen.text,
         )
+    return frozen
 
 
 async def swap_into_live(
@@ -254,19 +265,19 @@ async def _replay(
             await conn.execute(REBUILT_DDL)
         finally:
             outputs = await computing
-        frozen = frozen_results(
-            edition,
-            [line for output in outputs for line in output.lines],
-            [text for output in outputs for text in output.texts],
-        )
-        outcome.fingerprint = frozen.fingerprint
-        outcome.structures = frozen.summary.structures
         for output in outputs:
             outcome.probe_events += output.probe_events
             outcome.refused += output.refused
             outcome.held += output.held
-        rows = [row for output in outputs for row in output.rows] if swap else None
-        await write_rebuilt(conn, frozen, rows)
+        frozen = await write_rebuilt(
+            conn,
+            edition,
+            [line for output in outputs for line in output.lines],
+            [text for output in outputs for text in output.texts],
+            [row for output in outputs for row in output.rows] if swap else None,
+        )
+        outcome.fingerprint = frozen.fingerprint
+        outcome.structures = frozen.summary.structures
         if swap:
             await swap_into_live(conn, schema, edition, frozen, outcome)
     finally:
