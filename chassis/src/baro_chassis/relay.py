@@ -4,8 +4,10 @@ event, translated to its public contract event, to JetStream.
 - `Nats-Msg-Id = <service>:<notification id>`: JetStream drops a re-publication inside its
   duplicate window, so a relay that crashed between publishing and saving its position
   publishes nothing twice when it restarts.
-- In order, one at a time, each publication acknowledged before the next; the position is
-  saved after each batch, never past an unpublished event.
+- In order: a batch's events go out together (one wait for their acknowledgements, not one
+  per event), each naming the one before it (`Nats-Expected-Last-Msg-Id`), so JetStream
+  refuses an event whose predecessor it did not store and the stream never holds them out
+  of order. The position is saved after each batch, never past an unpublished event.
 - One active relay per service: a PostgreSQL advisory lock elects it; others wait.
 """
 
@@ -20,7 +22,9 @@ from typing import Any
 
 import asyncpg
 from eventsourcing.persistence import Notification
+from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
+from nats.js.api import PubAck
 
 from baro_chassis.eventstore import TracedApplication
 from baro_chassis.nats import connect, ensure_stream
@@ -141,30 +145,48 @@ class Relay:
         if not batch:
             return 0
         carriers = await self._trace_carriers(batch[0][0], batch[-1][0])
+        sends = []
+        previous: str | None = None
         for notification_id, contract in batch:
-            if contract is None:
-                self.stats.skipped_internal += 1
-            else:
-                await self._publish(contract, carriers.get(notification_id, {}))
-        await self._save_position(batch[-1][0])
+            if contract is not None:
+                carrier = carriers.get(notification_id, {})
+                sends.append(self._publish(contract, carrier, previous))
+                previous = contract.event_id
+        acks = iter(await asyncio.gather(*sends, return_exceptions=True))
+        published = position
+        try:
+            for notification_id, contract in batch:
+                if contract is None:
+                    self.stats.skipped_internal += 1
+                else:
+                    ack = next(acks)
+                    if isinstance(ack, BaseException):
+                        raise ack  # the events after it were refused: published again next time
+                    self.stats.published += 1
+                    self.stats.duplicates += bool(ack.duplicate)
+                published = notification_id
+        finally:
+            if published > position:
+                await self._save_position(published)
         return len(batch)
 
-    async def _publish(self, contract: ContractEvent, carrier: dict[str, str]) -> None:
+    async def _publish(
+        self, contract: ContractEvent, carrier: dict[str, str], previous: str | None
+    ) -> PubAck:
         assert self._js is not None
         headers = {
             "Nats-Msg-Id": contract.event_id,
             "Baro-Event-Type": contract.type_name(),
             **carrier,
         }
-        ack = await self._js.publish(
+        if previous is not None:
+            headers["Nats-Expected-Last-Msg-Id"] = previous
+        return await self._js.publish(
             contract.subject,
             contract.model_dump_json().encode(),
             headers=headers,
             stream=self.stream.name,
         )
-        self.stats.published += 1
-        if ack.duplicate:
-            self.stats.duplicates += 1
 
     async def _acquire_leadership(self, stop: asyncio.Event) -> bool:
         assert self._db is not None
@@ -183,7 +205,7 @@ class Relay:
             while not stop.is_set():
                 try:
                     read = await self.publish_pending()
-                except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
+                except (TimeoutError, OSError, asyncpg.PostgresError, NatsError) as exc:
                     log.warning("relay %s: %s, retrying", self.service, exc)
                     await _wait(stop, 1.0)
                     continue
