@@ -7,6 +7,7 @@ redelivered or duplicated event changes nothing. Probes are recorded once per `p
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -78,6 +79,9 @@ class AuditApplication(TracedApplication):
         self._frozen: dict[int, FrozenEdition] = {}
         self._referentials: dict[tuple[int, int], ReferentialDocument] = {}
         self._edition_lock = threading.Lock()
+        self.on_planned: list[Callable[[list[PanelStructure]], None]] = []
+        """Called with the structures whose plans were just saved (the probe writer keeps
+        them: their first probe then needs no read of the event store)."""
 
     # --- registration's events ----------------------------------------------------------
 
@@ -165,7 +169,7 @@ class AuditApplication(TracedApplication):
     def on_registration_closed(self, closed: reg.RegistrationClosed) -> int:
         """Record the close and issue the plan of every structure in the panel, at once."""
 
-        def attempt() -> int:
+        def attempt() -> list[PanelStructure]:
             edition = self.edition(closed.edition)
             edition.close_registration(closed.closed_at)
             granted = set(closed.granted)
@@ -177,10 +181,13 @@ class AuditApplication(TracedApplication):
                 if structure.issue_plan(edition, closed.closed_at):
                     planned.append(structure)
             self.save(edition, *planned)
-            return len(planned)
+            return planned
 
         with self._edition_lock:
-            return retry_on_conflict(attempt)
+            planned = retry_on_conflict(attempt)
+        for listener in self.on_planned:
+            listener(planned)
+        return len(planned)
 
     # --- referentials and plan settings -------------------------------------------------
 

@@ -50,6 +50,9 @@ class ProbeWriter:
         self.cached_structures = cached_structures
         self._queue: queue.SimpleQueue[PendingProbe | None] = queue.SimpleQueue()
         self._structures: OrderedDict[UUID, PanelStructure] = OrderedDict()
+        # Structures just planned by this process: kept before their first probe arrives.
+        self._planned: queue.SimpleQueue[list[PanelStructure]] = queue.SimpleQueue()
+        application.on_planned.append(self._planned.put)
         self._thread = threading.Thread(target=self._run, name="probe-writer", daemon=True)
         self.batches = 0  # shared commits made
 
@@ -85,6 +88,9 @@ class ProbeWriter:
                 return
 
     def _write(self, batch: list[PendingProbe]) -> None:
+        while not self._planned.empty():  # kept as saved: a later change fails the save
+            for structure in self._planned.get_nowait():
+                self._remember(structure.registration_id, structure)
         try:
             # An edition's first probe freezes its referential: it is recorded on its own.
             for pending in batch:

@@ -378,6 +378,26 @@ def test_a_site_added_before_the_close_is_in_the_plan(
     assert str(library.site_id) in {p["site_id"] for p in plan["probes"]}
 
 
+def test_probes_are_recorded_for_a_structure_changed_after_its_plan(
+    client: TestClient, tokens: Tokens, feed: Feed, edition: reg.EditionOpened
+) -> None:
+    """The probe writer keeps each structure as its plan was saved; one changed since (a site
+    added after the close) is read afresh, and its probes are recorded all the same."""
+    first, changed = structure_registered(), structure_registered()
+    feed(first, changed, registration_closed())
+    feed(site_added(changed.registration_id, site(reg.SiteKind.ANNEX, "Library")))
+    # The edition's first probe is recorded on its own (it freezes the referential).
+    assert post_probe(client, tokens.auditor, probe_body(first)).status_code == 201
+    for _ in range(2):
+        recorded = post_probe(client, tokens.auditor, probe_body(changed))
+        assert recorded.status_code == 201, recorded.text
+    listed = client.get(
+        f"/editions/2027/registrations/{changed.registration_id}/probes", headers=tokens.admin
+    )
+    assert listed.status_code == 200, listed.text
+    assert len(listed.json()) == 2
+
+
 # --- plan settings ------------------------------------------------------------------------
 
 SETTINGS = {
