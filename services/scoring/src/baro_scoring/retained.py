@@ -176,7 +176,9 @@ class RetainedReader:
                     if message_subject != reply.encode():
                         continue
                     if status.startswith(b"404") or status.startswith(b"408"):
-                        return delivered  # nothing more is stored
+                        if not received:
+                            return delivered  # nothing more is stored
+                        break  # the request ended short of its batch: ask again
                     raise StreamReadError(f"reading {stream}: {status.decode(errors='replace')}")
                 if not ack.startswith(b"$JS.ACK."):
                     continue
