@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from fastapi.testclient import TestClient
 from httpx import Response
 
 from baro_chassis.testing import Tokens
+from baro_contracts.registration_v1 import Participation, StructureKind
+from baro_registration.application import RegistrationApplication
 from baro_registration.domain import siret_problem
 
 EDITION = {
@@ -23,6 +26,36 @@ def make_siret(number: int) -> str:
     """A valid SIRET whose first 13 digits encode `number` (the check digit the rules accept)."""
     body = f"{number:013d}"
     return next(body + d for d in "0123456789" if siret_problem(body + d) is None)
+
+
+def open_edition_directly(application: RegistrationApplication) -> None:
+    """Edition 2027, open until 2099, straight through the application."""
+    application.open_edition(
+        year=2027,
+        registration_deadline=date(2099, 3, 15),
+        audit_window_start=date(2099, 4, 1),
+        audit_window_end=date(2099, 5, 31),
+        free_places=0,
+    )
+
+
+def register_directly(
+    application: RegistrationApplication, number: int, name: str | None = None
+) -> None:
+    """A paid France Services registration for 2027, straight through the application."""
+    application.register(
+        2027,
+        siret=make_siret(10_000 + number),
+        name=name or f"Structure {number}",
+        kind=StructureKind.FRANCE_SERVICES,
+        population=None,
+        department="33",
+        contacts={"referrer": {"name": "A", "email": "a@example.fr", "phone": "0102030405"}},
+        sites=[{"name": "Accueil", "kind": "main", "address": "1 rue A", "contact_points": {}}],
+        participation=Participation.PAID,
+        options={},
+        certifications=[],
+    )
 
 
 def registration_body(number: int = 1, **overrides: Any) -> dict[str, Any]:

@@ -10,7 +10,6 @@ import subprocess
 import sysconfig
 import threading
 import time
-from datetime import date
 from pathlib import Path
 
 import asyncpg
@@ -19,9 +18,8 @@ import pytest
 
 from baro_chassis.postgres import eventsourcing_env
 from baro_chassis.settings import Settings
-from baro_contracts.registration_v1 import Participation, StructureKind
 from baro_registration.application import RegistrationApplication
-from registration_builders import make_siret
+from registration_builders import open_edition_directly, register_directly
 
 pytestmark = pytest.mark.integration
 
@@ -40,19 +38,7 @@ def start_relay(settings: Settings) -> subprocess.Popen[bytes]:
 
 def write_burst(application: RegistrationApplication) -> None:
     for number in range(BURST):
-        application.register(
-            2027,
-            siret=make_siret(10_000 + number),
-            name=f"Structure {number}",
-            kind=StructureKind.FRANCE_SERVICES,
-            population=None,
-            department="33",
-            contacts={"referrer": {"name": "A", "email": "a@example.fr", "phone": "0102030405"}},
-            sites=[{"name": "Accueil", "kind": "main", "address": "1 rue A", "contact_points": {}}],
-            participation=Participation.PAID,
-            options={},
-            certifications=[],
-        )
+        register_directly(application, number)
 
 
 async def stream_count(js: nats.js.JetStreamContext) -> int:
@@ -70,13 +56,7 @@ async def test_relay_killed_mid_burst_resumes_without_loss_or_duplicate(
     settings_for: Settings,
 ) -> None:
     application = RegistrationApplication(env=eventsourcing_env(settings_for.database_url))
-    application.open_edition(
-        year=2027,
-        registration_deadline=date(2099, 3, 15),
-        audit_window_start=date(2099, 4, 1),
-        audit_window_end=date(2099, 5, 31),
-        free_places=0,
-    )
+    open_edition_directly(application)
     nc = await nats.connect(settings_for.nats_url)
     js = nc.jetstream()
     relay = start_relay(settings_for)

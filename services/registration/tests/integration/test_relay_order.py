@@ -4,37 +4,17 @@ stops before it, and the next attempt publishes them all, once each, in order.""
 
 from __future__ import annotations
 
-from datetime import date
-
 import nats
 import pytest
 
 from baro_chassis.settings import Settings
-from baro_contracts.registration_v1 import Participation, StructureKind
 from baro_registration.main import build_application, build_relay
-from registration_builders import make_siret
+from registration_builders import open_edition_directly, register_directly
 
 pytestmark = pytest.mark.integration
 
 STRUCTURES = 8
 TOO_LARGE_FOR_THE_STREAM = 4  # its event is over the stream's message size limit, at first
-
-
-def register(application, number: int) -> None:  # type: ignore[no-untyped-def]
-    application.register(
-        2027,
-        siret=make_siret(20_000 + number),
-        # One name long enough to make its event larger than the stream will take.
-        name=("Structure " * (600 if number == TOO_LARGE_FOR_THE_STREAM else 1)) + str(number),
-        kind=StructureKind.FRANCE_SERVICES,
-        population=None,
-        department="33",
-        contacts={"referrer": {"name": "A", "email": "a@example.fr", "phone": "0102030405"}},
-        sites=[{"name": "Accueil", "kind": "main", "address": "1 rue A", "contact_points": {}}],
-        participation=Participation.PAID,
-        options={},
-        certifications=[],
-    )
 
 
 async def stream_ids(js: nats.js.JetStreamContext) -> list[int]:
@@ -50,15 +30,11 @@ async def stream_ids(js: nats.js.JetStreamContext) -> list[int]:
 
 async def test_a_refused_event_holds_back_the_rest_of_its_batch(settings_for: Settings) -> None:
     application = build_application(settings_for)
-    application.open_edition(
-        year=2027,
-        registration_deadline=date(2099, 3, 15),
-        audit_window_start=date(2099, 4, 1),
-        audit_window_end=date(2099, 5, 31),
-        free_places=0,
-    )
+    open_edition_directly(application)
     for number in range(STRUCTURES):
-        register(application, number)
+        # One name long enough to make its event larger than the stream will take at first.
+        long = number == TOO_LARGE_FOR_THE_STREAM
+        register_directly(application, number, "Structure " * 600 if long else None)
     published = [
         n.id
         for n in application.recorder.select_notifications(start=1, limit=1000)
