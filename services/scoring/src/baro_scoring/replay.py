@@ -118,24 +118,21 @@ def read_edition_events(
     for stream, pattern in EDITION_SOURCES:
         subject = pattern.format(edition=edition)
         found = reader.stream_range(stream.name, subject)
-        if found is not None and found.messages:
+        if found is not None:
             ranges.append((stream.name, subject, found))
     on_total(sum(found.messages for _, _, found in ranges))
     return sum(
-        reader.read(stream, subject, found.first, found.last, on_message)
-        for stream, subject, found in ranges
+        reader.read_stored(stream, subject, on_message, found) for stream, subject, found in ranges
     )
 
 
 def published_results(reader: RetainedReader, edition: int) -> ResultsPublished | None:
     """The edition's `results_published` event on the SCORING stream, if there is one."""
-    subject = ResultsPublished.subject_for(edition)
-    found = reader.stream_range(SCORING_STREAM.name, subject)
-    if found is None or not found.messages:
-        return None
     bodies: list[bytes] = []
-    reader.read(
-        SCORING_STREAM.name, subject, found.first, found.last, lambda _, b, __: bodies.append(b)
+    reader.read_stored(
+        SCORING_STREAM.name,
+        ResultsPublished.subject_for(edition),
+        lambda _, body, __: bodies.append(body),
     )
     return ResultsPublished.model_validate_json(bodies[0]) if bodies else None
 

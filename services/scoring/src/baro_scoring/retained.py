@@ -131,6 +131,20 @@ class RetainedReader:
         messages = sum((state.get("subjects") or {}).values())
         return StreamRange(int(state["first_seq"]), int(state["last_seq"]), messages)
 
+    def read_stored(
+        self,
+        stream: str,
+        subject: str,
+        on_message: OnMessage,
+        stored: StreamRange | None = None,
+    ) -> int:
+        """Deliver every message on `subject` the stream holds now (or held when `stored`
+        was taken), in order; returns how many (0 without such a stream)."""
+        stored = stored or self.stream_range(stream, subject)
+        if stored is None or not stored.messages:
+            return 0
+        return self.read(stream, subject, stored.first, stored.last, on_message)
+
     def read(self, stream: str, subject: str, first: int, last: int, on_message: OnMessage) -> int:
         """Deliver every message on `subject` stored at sequences first..last, in order;
         returns how many."""
