@@ -34,14 +34,41 @@ def canonical(document: Mapping[str, Any]) -> bytes:
 def results_text(edition: int, structure_texts: Iterable[str], summary: EditionSummary) -> str:
     """`canonical(results_document(...))` as text, from each structure's canonical text
     (`StructureResult.document_text()`), given in registration id order."""
+    return results_head(edition) + ",".join(structure_texts) + results_tail(summary)
+
+
+def results_head(edition: int) -> str:
+    """What comes before the structures' texts in `results_text`: its members are in key
+    order (edition, method, structures, summary)."""
     return object_text(
-        {
-            "edition": canonical_json(edition),
-            "method": canonical_json(METHOD),
-            "structures": "[" + ",".join(structure_texts) + "]",
-            "summary": canonical_json(summary.document()),
-        }
-    )
+        {"edition": canonical_json(edition), "method": canonical_json(METHOD), "structures": "["}
+    )[:-1]
+
+
+def results_tail(summary: EditionSummary) -> str:
+    """What comes after the structures' texts in `results_text`."""
+    return '],"summary":' + canonical_json(summary.document()) + "}"
+
+
+class ResultsDigest:
+    """The fingerprint of `results_text`, taken as the structures' texts come (in
+    registration id order), without making the whole text."""
+
+    def __init__(self, edition: int) -> None:
+        self._sha = hashlib.sha256(results_head(edition).encode())
+        self._empty = True
+
+    def add(self, structure_texts: list[str]) -> None:
+        if not structure_texts:
+            return
+        if not self._empty:
+            self._sha.update(b",")
+        self._sha.update(",".join(structure_texts).encode())
+        self._empty = False
+
+    def finish(self, summary: EditionSummary) -> str:
+        self._sha.update(results_tail(summary).encode())
+        return self._sha.hexdigest()
 
 
 def fingerprint(document: Mapping[str, Any]) -> str:

@@ -4,9 +4,13 @@ The replay reads the edition's messages once, and routes each by the registratio
 body (found in the bytes, without parsing) to the partition that owns that structure; a
 message naming no structure (a referential, say) goes to every partition. Partitions hold
 registration ids by their first hex digit, so their structures, put end to end, are in
-registration id order. Each worker parses its messages with the contracts, computes its
-structures' lines and canonical texts with the same functions as the live projection, and
-sends them back; the edition's figures and fingerprint are then made from all of them.
+registration id order. Each partition parses its messages with the contracts as they come,
+then computes its structures' lines and canonical texts with the same functions as the live
+projection, and hands them back a batch at a time, so they can be stored while the rest is
+computed; the edition's figures and fingerprint are then made from all of them.
+
+`Workers` runs the partitions in forked processes fed through pipes while the replay reads;
+`compute_partition` is one partition computed in this process, from messages already read.
 """
 
 from __future__ import annotations
@@ -14,22 +18,28 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
-from collections.abc import Callable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection
+from multiprocessing.connection import Connection, wait
+from types import TracebackType
 from typing import Any
+from uuid import UUID
 
 from pydantic import ValidationError
 
 from baro_contracts import audit_v1 as audit
 from baro_contracts.scoring_v1 import ResultsPublished
 from baro_scoring.facts import EditionFacts, producer_position
-from baro_scoring.projections import Fact, parse_fact, structure_outputs
+from baro_scoring.projections import Fact, parse_fact, structure_output_batches
 
 PROBE_EVENTS = (audit.ProbeRecorded, audit.ProbeCorrected)
 REGISTRATION_KEY = b'"registration_id":"'
 Raw = tuple[str, bytes, int]
 """A message as read: (subject, body, stream sequence)."""
+CHUNK = 512
+"""Messages sent to a worker at a time while reading (~0.5 MB)."""
+BATCH = 200
+"""Structures a worker hands back at a time."""
 
 
 def owner_table(workers: int) -> list[int]:
@@ -41,8 +51,22 @@ def owner_table(workers: int) -> list[int]:
     return table
 
 
-def owner_of(registration_id: str, workers: int) -> int:
+def owner_of(registration_id: UUID | str, workers: int) -> int:
+    """The partition of a registration id: by its first hex digit."""
+    if isinstance(registration_id, UUID):
+        return (registration_id.int >> 124) * workers // 16
     return int(registration_id[0], 16) * workers // 16
+
+
+def routed_owner(body: bytes, table: list[int]) -> int:
+    """The partition of the one registration id in the body; -1 (every partition) if the
+    body names none, or more than one."""
+    at = body.find(REGISTRATION_KEY)
+    # Exactly one registration id in the body: a contract event's own, at its top level.
+    if at < 0 or body.find(REGISTRATION_KEY, at + 1) >= 0:
+        return -1
+    end = at + len(REGISTRATION_KEY)
+    return table[body[end]] if end < len(body) else -1
 
 
 @dataclass
@@ -58,12 +82,7 @@ class Routed:
         self._table = owner_table(self.workers)
 
     def add(self, subject: str, body: bytes, sequence: int) -> None:
-        at = body.find(REGISTRATION_KEY)
-        owner = -1
-        # Exactly one registration id in the body: a contract event's own, at its top level.
-        if at >= 0 and body.find(REGISTRATION_KEY, at + 1) < 0:
-            end = at + len(REGISTRATION_KEY)
-            owner = self._table[body[end]] if end < len(body) else -1
+        owner = routed_owner(body, self._table)
         if owner < 0:
             self.shared.append((subject, body, sequence))
         else:
@@ -80,6 +99,14 @@ class PartitionOutput:
     rows: list[tuple[Any, ...]] = field(default_factory=list)
     """The facts as stored (only when asked for)."""
 
+    def add(self, more: PartitionOutput) -> None:
+        self.probe_events += more.probe_events
+        self.refused += more.refused
+        self.held += more.held
+        self.lines += more.lines
+        self.texts += more.texts
+        self.rows += more.rows
+
 
 def held_out(fact: Fact, published: ResultsPublished | None) -> bool:
     """Arrived after the publication (beyond what it included): kept, not counted."""
@@ -87,6 +114,65 @@ def held_out(fact: Fact, published: ResultsPublished | None) -> bool:
         return False
     producer, position = producer_position(fact.event.event_id)
     return position > published.included_through.get(producer, 0)
+
+
+class Partition:
+    """One partition's share of the replay: its messages parsed as they come, then its
+    structures computed. A message naming no structure is taken by every partition, and
+    counted (refused, stored) by partition 0 only."""
+
+    def __init__(
+        self,
+        index: int,
+        workers: int,
+        edition: int,
+        published: ResultsPublished | None,
+        *,
+        with_rows: bool,
+    ) -> None:
+        self.index = index
+        self.workers = workers
+        self.published = published
+        self.with_rows = with_rows
+        self.facts = EditionFacts(edition)
+        self.counts = PartitionOutput()
+        self._seen: set[str] = set()
+
+    def take(self, messages: Iterable[Raw], *, routed_here: bool) -> None:
+        index, counts = self.index, self.counts
+        for subject, body, sequence in messages:
+            try:
+                fact = parse_fact(body, subject)
+            except (KeyError, ValueError, ValidationError) as exc:
+                if routed_here or index == 0:
+                    counts.refused.append(f"{subject} #{sequence}: {exc}")
+                continue
+            registration_id = fact.registration_id
+            owner = owner_of(registration_id, self.workers) if registration_id else 0
+            if registration_id is not None and owner != index:
+                if routed_here:  # the bytes named another structure than the event does
+                    raise RuntimeError(f"{subject} #{sequence} was routed to the wrong partition")
+                continue
+            event = fact.event
+            if owner == index:
+                counts.probe_events += isinstance(event, PROBE_EVENTS)
+            if event.event_id in self._seen:
+                continue
+            self._seen.add(event.event_id)
+            held = held_out(fact, self.published)
+            if not held:
+                self.facts.add(event)
+            if owner == index:
+                counts.held += held
+                if self.with_rows:
+                    counts.rows.append(fact.row(held))
+
+    def batches(self, size: int = BATCH) -> Iterator[PartitionOutput]:
+        """Its structures' lines and texts, `size` at a time in registration id order, then
+        what it counted."""
+        for lines, texts in structure_output_batches(self.facts, size):
+            yield PartitionOutput(lines=lines, texts=texts)
+        yield self.counts
 
 
 def compute_partition(
@@ -97,51 +183,31 @@ def compute_partition(
     *,
     with_rows: bool,
 ) -> PartitionOutput:
-    """Parse a partition's messages and compute its structures. A message naming no
-    structure is taken by every partition, and counted by partition 0 only."""
+    """One partition of messages already read, computed in this process."""
+    partition = Partition(index, routed.workers, edition, published, with_rows=with_rows)
+    partition.take(routed.owned[index], routed_here=True)
+    partition.take(routed.shared, routed_here=False)
     out = PartitionOutput()
-    facts: dict[str, tuple[Fact, bool]] = {}
-    counted: set[str] = set()
-    messages = [(raw, True) for raw in routed.owned[index]]
-    messages += [(raw, False) for raw in routed.shared]
-    for (subject, body, sequence), routed_here in messages:
-        try:
-            fact = parse_fact(body, subject)
-        except (KeyError, ValueError, ValidationError) as exc:
-            if routed_here or index == 0:
-                out.refused.append(f"{subject} #{sequence}: {exc}")
-            continue
-        registration_id = fact.registration_id
-        owner = owner_of(str(registration_id), routed.workers) if registration_id else 0
-        if registration_id is not None and owner != index:
-            if routed_here:  # the bytes named another structure than the event does
-                raise RuntimeError(f"{subject} #{sequence} was routed to the wrong partition")
-            continue
-        if isinstance(fact.event, PROBE_EVENTS) and owner == index:
-            out.probe_events += 1
-        event_id = fact.event.event_id
-        if event_id not in facts:
-            facts[event_id] = (fact, held_out(fact, published))
-            if owner == index:
-                counted.add(event_id)
-    out.held = sum(1 for event_id in counted if facts[event_id][1])
-    if with_rows:
-        out.rows = [facts[event_id][0].row(facts[event_id][1]) for event_id in counted]
-    edition_facts = EditionFacts(edition).add_all(
-        fact.event for fact, held in facts.values() if not held
-    )
-    out.lines, out.texts = structure_outputs(edition_facts)
+    for batch in partition.batches():
+        out.add(batch)
     return out
 
 
-def _work(send: Connection, compute: Callable[[], PartitionOutput]) -> None:
+def _serve(pipe: Connection, partition: Partition) -> None:
+    """A worker process: takes chunks of messages until None, then sends its batches, then
+    None (or the exception that stopped it)."""
     gc.disable()  # everything made lives until the process ends
     try:
-        send.send(compute())
+        while (chunk := pipe.recv()) is not None:
+            messages, routed_here = chunk
+            partition.take(messages, routed_here=routed_here)
+        for batch in partition.batches():
+            pipe.send(batch)
+        pipe.send(None)
     except BaseException as exc:
-        send.send(exc)
+        pipe.send(exc)
     finally:
-        send.close()
+        pipe.close()
 
 
 def worker_count() -> int:
@@ -151,37 +217,111 @@ def worker_count() -> int:
     return max(1, min(16, os.cpu_count() or 1))
 
 
-def run_partitions(
-    routed: Routed, edition: int, published: ResultsPublished | None, *, with_rows: bool
-) -> list[PartitionOutput]:
-    """Every partition computed, each in its own forked process (they inherit the messages
-    read instead of receiving them); in this process when there is only one."""
+class Workers:
+    """The partitions, each in a process forked on entering (one: in this process), fed the
+    messages as they are read (`add`, then `close`), handing back their batches as they
+    compute them (`batches`). Leaving stops any process still running."""
 
-    def computer(index: int) -> Callable[[], PartitionOutput]:
-        return lambda: compute_partition(index, routed, edition, published, with_rows=with_rows)
+    def __init__(
+        self,
+        workers: int,
+        edition: int,
+        published: ResultsPublished | None,
+        *,
+        with_rows: bool,
+    ) -> None:
+        self.workers = workers
+        self.partitions = [
+            Partition(i, workers, edition, published, with_rows=with_rows) for i in range(workers)
+        ]
+        self._table = owner_table(workers)
+        self._owned: list[list[Raw]] = [[] for _ in range(workers)]
+        self._shared: list[Raw] = []
+        self._pipes: list[Connection] = []
+        self._processes: list[Any] = []
+        self._failed: set[int] = set()
 
-    if routed.workers == 1:
-        return [computer(0)()]
-    context = multiprocessing.get_context("fork")
-    pipes = []
-    processes = []
-    for index in range(routed.workers):
-        receive, send = context.Pipe(duplex=False)
-        process = context.Process(target=_work, args=(send, computer(index)), daemon=True)
-        process.start()
-        send.close()
-        pipes.append(receive)
-        processes.append(process)
-    outputs: list[PartitionOutput] = []
-    try:
-        for receive in pipes:
-            received = receive.recv()
-            if isinstance(received, BaseException):
-                raise received
-            outputs.append(received)
-    finally:
-        for process in processes:
-            process.join(timeout=10)
+    def __enter__(self) -> Workers:
+        if self.workers > 1:
+            context = multiprocessing.get_context("fork")
+            for partition in self.partitions:
+                ours, theirs = context.Pipe()
+                process = context.Process(target=_serve, args=(theirs, partition), daemon=True)
+                process.start()
+                theirs.close()
+                self._pipes.append(ours)
+                self._processes.append(process)
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        for pipe in self._pipes:
+            pipe.close()
+        for process in self._processes:
+            process.join(timeout=0 if error else 10)
             if process.is_alive():
                 process.kill()
-    return outputs
+                process.join()
+
+    def add(self, subject: str, body: bytes, sequence: int) -> None:
+        owner = routed_owner(body, self._table)
+        if owner < 0:
+            self._shared.append((subject, body, sequence))
+            return
+        owned = self._owned[owner]
+        owned.append((subject, body, sequence))
+        if len(owned) >= CHUNK:
+            self._send(owner, owned, routed_here=True)
+            self._owned[owner] = []
+
+    def close(self) -> None:
+        """Every message has been added."""
+        for index, owned in enumerate(self._owned):
+            self._send(index, owned, routed_here=True)
+            self._send(index, self._shared, routed_here=False)
+            if self._pipes and index not in self._failed:
+                try:
+                    self._pipes[index].send(None)
+                except OSError:
+                    self._failed.add(index)
+        self._owned = [[] for _ in range(self.workers)]
+        self._shared = []
+
+    def _send(self, index: int, messages: list[Raw], *, routed_here: bool) -> None:
+        if not messages:
+            return
+        if not self._pipes:
+            self.partitions[index].take(messages, routed_here=routed_here)
+        elif index not in self._failed:
+            try:
+                self._pipes[index].send((messages, routed_here))
+            except OSError:  # the worker stopped: `batches` raises what stopped it
+                self._failed.add(index)
+
+    def batches(self) -> Iterator[tuple[int, PartitionOutput]]:
+        """(partition, batch) as the partitions hand them back; each partition's in order."""
+        if not self._pipes:
+            for partition in self.partitions:
+                for batch in partition.batches():
+                    yield partition.index, batch
+            return
+        open_pipes = dict(enumerate(self._pipes))
+        while open_pipes:
+            ready = set(map(id, wait(list(open_pipes.values()))))
+            for index, pipe in list(open_pipes.items()):
+                if id(pipe) not in ready:
+                    continue
+                try:
+                    received = pipe.recv()
+                except EOFError:
+                    raise RuntimeError(f"replay worker {index} ended without its results") from None
+                if received is None:
+                    del open_pipes[index]
+                elif isinstance(received, BaseException):
+                    raise received
+                else:
+                    yield index, received

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeAlias
@@ -32,14 +32,13 @@ import asyncpg
 from baro_chassis.postgres import create_pool
 from baro_contracts.base import ContractEvent
 from baro_contracts.catalog import event_class
-from baro_scoring.facts import EditionFacts, producer_position
+from baro_scoring.facts import UUID_ORDER, EditionFacts, producer_position
 from baro_scoring.fingerprint import fingerprint_of, results_text
 from baro_scoring.lru import Lru
 from baro_scoring.results import (
     EditionSummary,
     ScoreMemory,
     StructureLine,
-    edition_results,
     structure_result,
     summarize,
 )
@@ -382,12 +381,27 @@ class FrozenResults:
 
 def structure_outputs(facts: EditionFacts) -> tuple[list[dict[str, Any]], list[str]]:
     """Each structure's line and canonical text, in registration id order."""
-    lines, texts = [], []
-    for result in edition_results(facts):
-        line = result.line_document()
-        lines.append(line)
-        texts.append(result.document_text(line))
+    lines: list[dict[str, Any]] = []
+    texts: list[str] = []
+    for batch_lines, batch_texts in structure_output_batches(facts, len(facts.structures)):
+        lines += batch_lines
+        texts += batch_texts
     return lines, texts
+
+
+def structure_output_batches(
+    facts: EditionFacts, size: int
+) -> Iterator[tuple[list[dict[str, Any]], list[str]]]:
+    """`structure_outputs`, `size` structures at a time, in registration id order."""
+    ids = sorted(facts.structures, key=UUID_ORDER)
+    for start in range(0, len(ids), max(1, size)):
+        lines, texts = [], []
+        for registration_id in ids[start : start + size]:
+            result = structure_result(facts, facts.structures[registration_id])
+            line = result.line_document()
+            lines.append(line)
+            texts.append(result.document_text(line))
+        yield lines, texts
 
 
 def frozen_results(edition: int, lines: list[dict[str, Any]], texts: list[str]) -> FrozenResults:

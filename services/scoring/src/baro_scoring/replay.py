@@ -3,15 +3,17 @@ streams into a fresh schema, print their fingerprint and whether it matches the 
 
 1. The edition's `results_published` event (if any) gives the published fingerprint and the
    last position of each producer's log it included; later events are held out, as live.
-2. Every registration.v1 and audit.v1 event of the edition is read in stream order (the
-   messages there when the replay starts, by the lean reader of `retained.py`) and routed by
-   structure to one partition per core (`partitions.py`).
-3. Each partition, in its own process, parses its events with the contracts (what is not a
-   contract event is refused, as the live consumers dead-letter it) and computes its
-   structures by the same functions the live projection and the publication use. The
-   edition's figures and fingerprint are made from all of them; each structure's line and
-   the whole canonical results document (`rebuilt_results`) are written into
-   `replay_<year>_<time>`, with the facts too when swapping.
+2. One worker process per core is forked (`partitions.py`). Every registration.v1 and
+   audit.v1 event of the edition is read in stream order (the messages there when the replay
+   starts, by the lean reader of `retained.py`) and sent, as it is read, to the worker of its
+   structure.
+3. Each worker parses its events with the contracts as they come (what is not a contract
+   event is refused, as the live consumers dead-letter it), then computes its structures by
+   the same functions the live projection and the publication use, and hands them back in
+   batches. Each batch is written into `replay_<year>_<time>` as it comes (each structure's
+   line and canonical text; the facts too when swapping) and its texts hashed in
+   registration id order; the edition's figures, made from all the lines, finish the
+   fingerprint. The view `rebuilt_document` gives the canonical document it is the hash of.
 4. Only `--swap` touches the live read model: under the edition's lock, the live facts gain
    the replay's, and the edition's structures are recomputed from them.
 """
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import json
 import sys
 import time
 from collections.abc import Callable
@@ -34,31 +37,47 @@ from tqdm import tqdm
 from baro_chassis.settings import Settings
 from baro_contracts.scoring_v1 import ResultsPublished
 from baro_contracts.streams import AUDIT_STREAM, REGISTRATION_STREAM, SCORING_STREAM
-from baro_scoring.partitions import Routed, run_partitions, worker_count
+from baro_scoring.fingerprint import ResultsDigest, results_head, results_tail, results_text
+from baro_scoring.partitions import PartitionOutput, Workers, worker_count
 from baro_scoring.projections import (
     LIVE_SCHEMA,
     Connection,
     FrozenResults,
     bump_revision,
     create_schema,
-    frozen_results,
     lock_editions,
     publication,
     recompute,
     record_publication,
-    write_results,
 )
+from baro_scoring.results import EditionSummary, StructureLine, summarize
 from baro_scoring.retained import OnMessage, RetainedReader
 
 REBUILT_DDL = """
+CREATE TABLE rebuilt_structures (
+    edition integer NOT NULL,
+    registration_id uuid NOT NULL,
+    document text NOT NULL,
+    PRIMARY KEY (edition, registration_id)
+);
 CREATE TABLE rebuilt_results (
     edition integer PRIMARY KEY,
     fingerprint text NOT NULL,
-    document text NOT NULL,
+    document_head text NOT NULL,
+    document_tail text NOT NULL,
     rebuilt_at timestamptz NOT NULL DEFAULT now()
 );
--- Stored as it is: compressing tens of megabytes would take longer than writing them.
-ALTER TABLE rebuilt_results ALTER COLUMN document SET STORAGE EXTERNAL;
+-- Stored as they are: compressing megabytes would take longer than writing them.
+ALTER TABLE rebuilt_structures ALTER COLUMN document SET STORAGE EXTERNAL;
+-- The canonical results document, whose SHA-256 is the fingerprint: the structures' texts
+-- in registration id order between the head and the tail (the figures).
+CREATE VIEW rebuilt_document AS
+SELECT r.edition, r.fingerprint,
+       r.document_head
+       || coalesce((SELECT string_agg(s.document, ',' ORDER BY s.registration_id)
+                    FROM rebuilt_structures s WHERE s.edition = r.edition), '')
+       || r.document_tail AS document
+FROM rebuilt_results r;
 -- A replay's schema is a rebuild that can be made again from the streams: its tables skip
 -- the write-ahead log (a crash empties them; --swap copies into the logged live tables).
 DO $$
@@ -137,12 +156,12 @@ def published_results(reader: RetainedReader, edition: int) -> ResultsPublished 
     return ResultsPublished.model_validate_json(bodies[0]) if bodies else None
 
 
-def read_edition(reader: RetainedReader, routed: Routed, outcome: Replayed, bar: Any) -> None:
+def read_edition(reader: RetainedReader, workers: Workers, outcome: Replayed, bar: Any) -> None:
     """Every message of the edition in the streams, routed to its partition unparsed."""
 
     def take(subject: str, body: bytes, sequence: int) -> None:
         outcome.events += 1
-        routed.add(subject, body, sequence)
+        workers.add(subject, body, sequence)
         if outcome.events % 1000 == 0:
             bar.update(outcome.events - bar.n)
 
@@ -150,37 +169,111 @@ def read_edition(reader: RetainedReader, routed: Routed, outcome: Replayed, bar:
         bar.total = total
         bar.refresh()
 
-    outcome.published = published_results(reader, outcome.edition)
     read_edition_events(reader, outcome.edition, take, set_total)
+    workers.close()
     bar.update(outcome.events - bar.n)
 
 
+@dataclass
+class Rebuilt:
+    """What `write_rebuilt` stored: the structures' lines and texts, by partition."""
+
+    edition: int
+    lines: list[list[dict[str, Any]]]
+    texts: list[list[str]]
+    summary: EditionSummary | None = None
+    fingerprint: str = ""
+
+    def frozen(self) -> FrozenResults:
+        """The results as a publication holds them (their whole canonical text made)."""
+        assert self.summary is not None
+        texts = [text for part in self.texts for text in part]
+        text = results_text(self.edition, texts, self.summary)
+        lines = [line for part in self.lines for line in part]
+        return FrozenResults(self.edition, self.fingerprint, self.summary, lines, text)
+
+
+class InOrder:
+    """The partitions' texts fed to the digest in partition order (so in registration id
+    order), whichever partition's batch comes first."""
+
+    def __init__(self, digest: ResultsDigest, partitions: int) -> None:
+        self.digest = digest
+        self.waiting: list[list[list[str]]] = [[] for _ in range(partitions)]
+        self.finished = [False] * partitions
+        self.current = 0
+
+    def add(self, index: int, batch: PartitionOutput) -> None:
+        if batch.texts:
+            self.waiting[index].append(batch.texts)
+        else:  # a partition's last batch: what it counted
+            self.finished[index] = True
+        while self.current < len(self.waiting):
+            for texts in self.waiting[self.current]:
+                self.digest.add(texts)
+            self.waiting[self.current] = []
+            if not self.finished[self.current]:
+                break
+            self.current += 1
+
+
 async def write_rebuilt(
-    conn: Connection,
-    edition: int,
-    lines: list[dict[str, Any]],
-    texts: list[str],
-    rows: list[tuple[Any, ...]] | None,
-) -> FrozenResults:
-    """The edition's results frozen from its structures' lines and texts, and written with
-    them (and the facts, when given) into the fresh schema, which the connection's search
-    path names. The figures and the fingerprint are made in a thread meanwhile: PostgreSQL
-    stores the lines in its own process."""
+    conn: Connection, edition: int, workers: Workers, outcome: Replayed
+) -> Rebuilt:
+    """The partitions' batches stored as they come (their structures' lines and canonical
+    texts; the facts, when swapping) and hashed in order, then the edition's figures made
+    from all of them and the fingerprint finished, in one transaction, into the fresh schema
+    the connection's search path names."""
+    batches = workers.batches()
+    rebuilt = Rebuilt(
+        edition, [[] for _ in range(workers.workers)], [[] for _ in range(workers.workers)]
+    )
+    structure_lines: list[StructureLine] = []
+    digest = ResultsDigest(edition)
+    in_order = InOrder(digest, workers.workers)
     async with conn.transaction():
-        freezing = asyncio.create_task(asyncio.to_thread(frozen_results, edition, lines, texts))
-        try:
-            if rows is not None:
-                await conn.copy_records_to_table("facts", records=rows, columns=FACT_COLUMNS)
-            await write_results(conn, edition, lines)
-        finally:
-            frozen = await freezing
+        revision = await bump_revision(conn, edition)
+        # The next batch is awaited in a thread while this one is written.
+        while (received := await asyncio.to_thread(next, batches, None)) is not None:
+            index, batch = received
+            outcome.probe_events += batch.probe_events
+            outcome.refused += batch.refused
+            outcome.held += batch.held
+            if batch.rows:
+                await conn.copy_records_to_table("facts", records=batch.rows, columns=FACT_COLUMNS)
+            if batch.lines:
+                ids = [line["registration_id"] for line in batch.lines]
+                await conn.copy_records_to_table(
+                    "structure_results",
+                    records=[
+                        (edition, id_, json.dumps(line), revision)
+                        for id_, line in zip(ids, batch.lines, strict=True)
+                    ],
+                    columns=["edition", "registration_id", "line", "revision"],
+                )
+                await conn.copy_records_to_table(
+                    "rebuilt_structures",
+                    records=[
+                        (edition, id_, text) for id_, text in zip(ids, batch.texts, strict=True)
+                    ],
+                    columns=["edition", "registration_id", "document"],
+                )
+                structure_lines += map(StructureLine.from_document, batch.lines)
+            in_order.add(index, batch)
+            rebuilt.lines[index] += batch.lines
+            rebuilt.texts[index] += batch.texts
+        structure_lines.sort(key=lambda line: str(line.registration_id))
+        rebuilt.summary = summarize(edition, structure_lines)
+        rebuilt.fingerprint = digest.finish(rebuilt.summary)
         await conn.execute(
-            "INSERT INTO rebuilt_results (edition, fingerprint, document) VALUES ($1, $2, $3)",
-            frozen.edition,
-            frozen.fingerprint,
-            frozen.text,
+            "INSERT INTO rebuilt_results (edition, fingerprint, document_head, document_tail) "
+            "VALUES ($1, $2, $3, $4)",
+            edition,
+            rebuilt.fingerprint,
+            results_head(edition),
+            results_tail(rebuilt.summary),
         )
-    return frozen
+    return rebuilt
 
 
 async def swap_into_live(
@@ -237,50 +330,44 @@ async def _replay(
     started = time.perf_counter()
     schema = f"replay_{edition}_{datetime.now(UTC):%Y%m%dT%H%M%S%f}"
     outcome = Replayed(edition, schema, workers=workers)
-    routed = Routed(workers)
-    with (
-        RetainedReader(settings.nats_url, "scoring-replay") as reader,
-        tqdm(
-            total=None,
-            unit=" events",
-            desc=f"edition {edition}",
-            file=progress,
-            disable=progress is None,
-        ) as bar,
-    ):
-        read_edition(reader, routed, outcome, bar)
-    outcome.read_seconds = time.perf_counter() - started
-    conn = await asyncpg.connect(settings.database_url)
-    try:
-        # The partitions compute in their processes while this one prepares the schema.
-        # --swap gives the live read model the facts: the replay's schema must hold them then.
-        computing = asyncio.create_task(
-            asyncio.to_thread(run_partitions, routed, edition, outcome.published, with_rows=swap)
-        )
-        try:
-            await create_schema(conn, schema)
-            await conn.execute(REBUILT_DDL)
-        finally:
-            outputs = await computing
-        for output in outputs:
-            outcome.probe_events += output.probe_events
-            outcome.refused += output.refused
-            outcome.held += output.held
-        frozen = await write_rebuilt(
-            conn,
-            edition,
-            [line for output in outputs for line in output.lines],
-            [text for output in outputs for text in output.texts],
-            [row for output in outputs for row in output.rows] if swap else None,
-        )
-        outcome.fingerprint = frozen.fingerprint
-        outcome.structures = frozen.summary.structures
-        if swap:
-            await swap_into_live(conn, schema, edition, frozen, outcome)
-    finally:
-        await conn.close()
+    with RetainedReader(settings.nats_url, "scoring-replay") as reader:
+        outcome.published = published_results(reader, edition)
+        # Forked before anything else starts (threads, connections). --swap gives the live
+        # read model the facts: the replay's schema must hold them then.
+        with (
+            Workers(workers, edition, outcome.published, with_rows=swap) as pool,
+            tqdm(
+                total=None,
+                unit=" events",
+                desc=f"edition {edition}",
+                file=progress,
+                disable=progress is None,
+            ) as bar,
+        ):
+            conn = await asyncpg.connect(settings.database_url)
+            try:
+                # The schema is made while the messages are read and the partitions parse.
+                preparing = asyncio.create_task(prepare_schema(conn, schema))
+                try:
+                    await asyncio.to_thread(read_edition, reader, pool, outcome, bar)
+                    outcome.read_seconds = time.perf_counter() - started
+                finally:
+                    await preparing
+                rebuilt = await write_rebuilt(conn, edition, pool, outcome)
+                assert rebuilt.summary is not None
+                outcome.fingerprint = rebuilt.fingerprint
+                outcome.structures = rebuilt.summary.structures
+                if swap:
+                    await swap_into_live(conn, schema, edition, rebuilt.frozen(), outcome)
+            finally:
+                await conn.close()
     outcome.seconds = time.perf_counter() - started
     return outcome
+
+
+async def prepare_schema(conn: Connection, schema: str) -> None:
+    await create_schema(conn, schema)
+    await conn.execute(REBUILT_DDL)
 
 
 async def drop_schema(database_url: str, schema: str) -> None:

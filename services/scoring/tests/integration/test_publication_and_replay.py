@@ -108,10 +108,19 @@ def test_publication_freezes_the_results_and_a_replay_reproduces_the_fingerprint
     )
     rebuilt = query(scoring_settings, f'SELECT count(*) FROM "{outcome.schema}".structure_results')
     assert rebuilt[0][0] == 3
+    # The rebuilt canonical document is the published one, byte for byte: its SHA-256,
+    # taken by PostgreSQL, is the fingerprint.
     (document,) = query(
-        scoring_settings, f'SELECT fingerprint, document FROM "{outcome.schema}".rebuilt_results'
+        scoring_settings,
+        "SELECT fingerprint, document, "
+        "encode(sha256(convert_to(document, 'UTF8')), 'hex') AS sha256 "
+        f'FROM "{outcome.schema}".rebuilt_document',
     )
-    assert document["fingerprint"] == body["fingerprint"]
+    assert document["fingerprint"] == document["sha256"] == body["fingerprint"]
+    (published,) = query(
+        scoring_settings, "SELECT document::text FROM live.publications WHERE edition = 2027"
+    )
+    assert document["document"] == published["document"]
     assert len(json.loads(document["document"])["structures"]) == 3
 
 

@@ -6,13 +6,17 @@ from __future__ import annotations
 import pytest
 
 from baro_contracts.base import ContractEvent
+from baro_scoring import partitions
 from baro_scoring.facts import EditionFacts
+from baro_scoring.fingerprint import results_text
 from baro_scoring.partitions import (
     PROBE_EVENTS,
+    Partition,
+    PartitionOutput,
     Routed,
+    Workers,
     compute_partition,
     owner_of,
-    run_partitions,
 )
 from baro_scoring.projections import freeze, frozen_results
 from scoring_builders import YEAR, Events, campaign
@@ -77,14 +81,47 @@ def test_partitions_together_give_the_fingerprint_of_one_computation(workers: in
     assert sum(output.probe_events for output in outputs) == probe_events
 
 
-def test_worker_processes_give_what_one_process_gives() -> None:
+def fed(workers: Workers, events: list[ContractEvent]) -> list[tuple[int, PartitionOutput]]:
+    """The events fed to the workers as a replay reads them; their batches as they come."""
+    with workers:
+        for sequence, event in enumerate(events, start=1):
+            workers.add(event.subject, event.model_dump_json().encode(), sequence)
+        workers.close()
+        return list(workers.batches())
+
+
+@pytest.mark.parametrize("chunk", [1, 1000])
+def test_worker_processes_fed_while_reading_give_what_one_process_gives(
+    chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(partitions, "CHUNK", chunk)
+    monkeypatch.setattr(partitions, "BATCH", 3)  # several batches per partition
     events = many_structures()
-    forked = run_partitions(routed(events, 2), YEAR, None, with_rows=False)
-    assert len(forked) == 2
-    texts = [text for output in forked for text in output.texts]
-    assert frozen_results(YEAR, [ln for o in forked for ln in o.lines], texts).fingerprint == (
-        freeze(EditionFacts(YEAR).add_all(events)).fingerprint
+    received = fed(Workers(2, YEAR, None, with_rows=False), events)
+    assert {index for index, _ in received} == {0, 1}
+    by_partition: list[list[str]] = [[], []]
+    for index, batch in received:
+        by_partition[index] += batch.texts
+    texts = by_partition[0] + by_partition[1]
+    expected = freeze(EditionFacts(YEAR).add_all(events))
+    lines = [line for _, batch in received for line in batch.lines]
+    assert len(texts) == len(lines) == len(expected.lines)
+    assert results_text(YEAR, texts, expected.summary) == expected.text
+    assert sum(batch.probe_events for _, batch in received) == sum(
+        isinstance(e, PROBE_EVENTS) for e in events
     )
+
+
+def test_a_failing_worker_stops_the_replay_with_its_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(partitions, "CHUNK", 1)  # the failed worker is still being fed
+
+    def fail(self: Partition, *args: object, **kwargs: object) -> None:
+        if self.index == 1:
+            raise ValueError("partition 1 cannot go on")
+
+    monkeypatch.setattr(Partition, "take", fail)
+    with pytest.raises(ValueError, match="partition 1 cannot go on"):
+        fed(Workers(2, YEAR, None, with_rows=False), many_structures() * 20)
 
 
 def test_a_message_that_is_no_contract_event_is_refused_once() -> None:
