@@ -556,8 +556,9 @@ def report_replay(
             f"  run {run}: plain read {read_s:5.2f} s = {read / read_s:8,.0f} events/s "
             f"({probes / read_s:8,.0f} probe events/s) | replay {outcome.seconds:5.2f} s = "
             f"{outcome.probe_events / outcome.seconds:7,.0f} probe events/s "
-            f"(read {outcome.read_seconds:.2f} s, then parse+compute in {outcome.workers} "
-            f"processes and write {outcome.seconds - outcome.read_seconds:.2f} s; "
+            f"(read and parsed by {outcome.workers} worker processes meanwhile "
+            f"{outcome.read_seconds:.2f} s, then computed and written "
+            f"{outcome.seconds - outcome.read_seconds:.2f} s; "
             f"{outcome.structures:,} structures)"
         )
     rates = [o.probe_events / o.seconds for o in replays]

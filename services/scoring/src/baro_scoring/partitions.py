@@ -18,9 +18,11 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
+from queue import SimpleQueue
 from types import TracebackType
 from typing import Any
 from uuid import UUID
@@ -36,6 +38,8 @@ PROBE_EVENTS = (audit.ProbeRecorded, audit.ProbeCorrected)
 REGISTRATION_KEY = b'"registration_id":"'
 Raw = tuple[str, bytes, int]
 """A message as read: (subject, body, stream sequence)."""
+Chunk = tuple[list[Raw], bool]
+"""Messages sent to a worker, and whether they were routed to it (else: to every one)."""
 CHUNK = 512
 """Messages sent to a worker at a time while reading (~0.5 MB)."""
 BATCH = 200
@@ -194,8 +198,8 @@ def compute_partition(
 
 
 def _serve(pipe: Connection, partition: Partition) -> None:
-    """A worker process: takes chunks of messages until None, then sends its batches, then
-    None (or the exception that stopped it)."""
+    """A worker process: takes chunks until None, then sends its batches, then None (or the
+    exception that stopped it)."""
     gc.disable()  # everything made lives until the process ends
     try:
         while (chunk := pipe.recv()) is not None:
@@ -239,7 +243,8 @@ class Workers:
         self._shared: list[Raw] = []
         self._pipes: list[Connection] = []
         self._processes: list[Any] = []
-        self._failed: set[int] = set()
+        self._outboxes: list[SimpleQueue[Chunk | None]] = []
+        self._senders: list[threading.Thread] = []
 
     def __enter__(self) -> Workers:
         if self.workers > 1:
@@ -251,18 +256,35 @@ class Workers:
                 theirs.close()
                 self._pipes.append(ours)
                 self._processes.append(process)
+            # A thread per worker sends its chunks: the read never waits for a worker to take
+            # one, and no worker waits for the read to be done with another.
+            for index in range(self.workers):
+                outbox: SimpleQueue[Chunk | None] = SimpleQueue()
+                sender = threading.Thread(
+                    target=self._send_all, args=(index, outbox), name=f"replay-feed-{index}"
+                )
+                sender.start()
+                self._outboxes.append(outbox)
+                self._senders.append(sender)
         return self
 
     def __exit__(
         self,
         kind: type[BaseException] | None,
         error: BaseException | None,
-        tb: TracebackType | None,
+        trace: TracebackType | None,
     ) -> None:
+        for outbox in self._outboxes:
+            outbox.put(None)
+        if error is not None:
+            for process in self._processes:
+                process.kill()
+        for sender in self._senders:
+            sender.join(timeout=10)
         for pipe in self._pipes:
             pipe.close()
         for process in self._processes:
-            process.join(timeout=0 if error else 10)
+            process.join(timeout=10)
             if process.is_alive():
                 process.kill()
                 process.join()
@@ -283,24 +305,30 @@ class Workers:
         for index, owned in enumerate(self._owned):
             self._send(index, owned, routed_here=True)
             self._send(index, self._shared, routed_here=False)
-            if self._pipes and index not in self._failed:
-                try:
-                    self._pipes[index].send(None)
-                except OSError:
-                    self._failed.add(index)
+        for outbox in self._outboxes:
+            outbox.put(None)
         self._owned = [[] for _ in range(self.workers)]
         self._shared = []
 
     def _send(self, index: int, messages: list[Raw], *, routed_here: bool) -> None:
         if not messages:
             return
-        if not self._pipes:
+        if self._outboxes:
+            self._outboxes[index].put((messages, routed_here))
+        else:
             self.partitions[index].take(messages, routed_here=routed_here)
-        elif index not in self._failed:
+
+    def _send_all(self, index: int, outbox: SimpleQueue[Chunk | None]) -> None:
+        """Sends a worker its chunks, then None (every message sent, or the replay ends)."""
+        pipe = self._pipes[index]
+        while True:
+            chunk = outbox.get()
             try:
-                self._pipes[index].send((messages, routed_here))
+                pipe.send(chunk)
             except OSError:  # the worker stopped: `batches` raises what stopped it
-                self._failed.add(index)
+                return
+            if chunk is None:
+                return
 
     def batches(self) -> Iterator[tuple[int, PartitionOutput]]:
         """(partition, batch) as the partitions hand them back; each partition's in order."""

@@ -112,6 +112,7 @@ class Replayed:
     fingerprint: str = ""
     published: ResultsPublished | None = None
     read_seconds: float = 0.0
+    """Until every message was read and sent to the workers (which parse them meanwhile)."""
     seconds: float = 0.0
     swapped: bool = False
     workers: int = 1
