@@ -85,12 +85,14 @@ class Routed:
         self.owned = [[] for _ in range(self.workers)]
         self._table = owner_table(self.workers)
 
-    def add(self, subject: str, body: bytes, sequence: int) -> None:
+    def add(self, subject: str, body: bytes, sequence: int) -> int:
+        """Routes the message; returns its partition (-1: every partition)."""
         owner = routed_owner(body, self._table)
         if owner < 0:
             self.shared.append((subject, body, sequence))
         else:
             self.owned[owner].append((subject, body, sequence))
+        return owner
 
 
 @dataclass
@@ -238,9 +240,7 @@ class Workers:
         self.partitions = [
             Partition(i, workers, edition, published, with_rows=with_rows) for i in range(workers)
         ]
-        self._table = owner_table(workers)
-        self._owned: list[list[Raw]] = [[] for _ in range(workers)]
-        self._shared: list[Raw] = []
+        self._unsent = Routed(workers)
         self._pipes: list[Connection] = []
         self._processes: list[Any] = []
         self._outboxes: list[SimpleQueue[Chunk | None]] = []
@@ -290,25 +290,19 @@ class Workers:
                 process.join()
 
     def add(self, subject: str, body: bytes, sequence: int) -> None:
-        owner = routed_owner(body, self._table)
-        if owner < 0:
-            self._shared.append((subject, body, sequence))
-            return
-        owned = self._owned[owner]
-        owned.append((subject, body, sequence))
-        if len(owned) >= CHUNK:
-            self._send(owner, owned, routed_here=True)
-            self._owned[owner] = []
+        owner = self._unsent.add(subject, body, sequence)
+        if owner >= 0 and len(self._unsent.owned[owner]) >= CHUNK:
+            self._send(owner, self._unsent.owned[owner], routed_here=True)
+            self._unsent.owned[owner] = []
 
     def close(self) -> None:
         """Every message has been added."""
-        for index, owned in enumerate(self._owned):
+        for index, owned in enumerate(self._unsent.owned):
             self._send(index, owned, routed_here=True)
-            self._send(index, self._shared, routed_here=False)
+            self._send(index, self._unsent.shared, routed_here=False)
         for outbox in self._outboxes:
             outbox.put(None)
-        self._owned = [[] for _ in range(self.workers)]
-        self._shared = []
+        self._unsent = Routed(self.workers)
 
     def _send(self, index: int, messages: list[Raw], *, routed_here: bool) -> None:
         if not messages:
