@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from baro_chassis.nats import connect, ensure_stream
 from baro_contracts.catalog import event_class
-from baro_contracts.streams import DEAD_LETTER_STREAM, StreamSpec
+from baro_contracts.streams import DEAD_LETTER_STREAM, STREAMS, StreamSpec
 
 DEAD_LETTER_REASON = "Baro-Dead-Letter-Reason"
 log = logging.getLogger(__name__)
@@ -85,8 +85,6 @@ def _dead_letter_headers(raw: Msg, reason: str) -> dict[str, str]:
 def in_order_consumer(
     nats_url: str,
     *,
-    stream: StreamSpec,
-    subject: str,
     events: str,
     durable: str,
     apply: Callable[[Any], object],
@@ -94,18 +92,18 @@ def in_order_consumer(
     max_deliveries: int = 20,
     retry_delay_seconds: float = 1.0,
 ) -> NatsBroker:
-    """A durable pull consumer of `subject` (`events`, e.g. "registration.v1") with one message
-    in flight, so that a retried message is applied before any later one. Each message is
-    parsed as a contract event and
-    given to `apply` (in a worker thread; it must be idempotent). A message that is not a
-    contract event is dead-lettered with the reason; `not_yet` (what it depends on has not
-    arrived) is retried, then dead-lettered after `max_deliveries`; anything else (the store
-    is down, say) is retried until it works."""
+    """A durable pull consumer of one contract's events (`events`, e.g. "registration.v1":
+    the subjects `registration.v1.>` of the producer's stream) with one message in flight,
+    so that a retried message is applied before any later one. Each message is parsed as a
+    contract event and given to `apply` (in a worker thread; it must be idempotent). A
+    message that is not a contract event is dead-lettered with the reason; `not_yet` (what
+    it depends on has not arrived) is retried, then dead-lettered after `max_deliveries`;
+    anything else (the store is down, say) is retried until it works."""
     broker = make_broker(nats_url)
 
     @broker.subscriber(
-        subject,
-        stream=stream_of(stream),
+        f"{events}.>",
+        stream=stream_of(stream_of_events(events)),
         durable=durable,
         pull_sub=PullSub(batch_size=1, timeout=1.0),
         config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL, ack_wait=30, max_ack_pending=1),
@@ -134,12 +132,15 @@ def in_order_consumer(
     return broker
 
 
-async def start_in_order_consumer(
-    nats_url: str, *, stream: StreamSpec, **options: Any
-) -> NatsBroker:
+def stream_of_events(events: str) -> StreamSpec:
+    """The stream of the service that publishes `events` ("registration.v1" → REGISTRATION)."""
+    return STREAMS[events.split(".", 1)[0]]
+
+
+async def start_in_order_consumer(nats_url: str, *, events: str, **options: Any) -> NatsBroker:
     """`in_order_consumer(...)`, started. The producer may not have published yet: its
     stream is created from the same contract."""
-    await ensure_streams(nats_url, stream)
-    broker = in_order_consumer(nats_url, stream=stream, **options)
+    await ensure_streams(nats_url, stream_of_events(events))
+    broker = in_order_consumer(nats_url, events=events, **options)
     await broker.start()
     return broker

@@ -17,7 +17,6 @@ from baro_billing.application import BillingApplication
 from baro_billing.domain import NotFound
 from baro_chassis.consumers import start_in_order_consumer
 from baro_contracts import registration_v1 as reg
-from baro_contracts.streams import REGISTRATION_STREAM
 
 DURABLE = "billing"
 
@@ -39,8 +38,6 @@ def apply_registration_event(application: BillingApplication, event: Any) -> obj
 async def start_consumer(application: BillingApplication, nats_url: str) -> NatsBroker:
     return await start_in_order_consumer(
         nats_url,
-        stream=REGISTRATION_STREAM,
-        subject="registration.v1.>",
         events="registration.v1",
         durable=DURABLE,
         apply=lambda event: apply_registration_event(application, event),
