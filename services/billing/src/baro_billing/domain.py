@@ -207,18 +207,11 @@ class Quote(Aggregate):
         self.registration_id = registration_id
         self.revision = revision
         self.edition = edition
-        self.terms = terms
-        self.buyer = buyer
-        self.lines = lines
-        self.vat_rate_percent = vat_rate_percent
-        """The rate of the price list it was priced with, as it stood then."""
-        self.review = review
-        self.refused = refused
-        self.unpriced = unpriced
-        self.price_list_version = price_list_version
+        self._take_draft(
+            terms, buyer, lines, vat_rate_percent, review, refused, unpriced, price_list_version
+        )
         self.revises = revises
         self.drafted_at = drafted_at
-        self.adjustments: list[dict[str, Any]] = []
         self.status = QuoteStatus.DRAFT
         self.number: str | None = None
         self.issued_at: datetime | None = None
@@ -280,15 +273,32 @@ class Quote(Aggregate):
         price_list_version: int,
         why: str,
     ) -> None:
+        self._take_draft(
+            terms, buyer, lines, vat_rate_percent, review, refused, unpriced, price_list_version
+        )
+
+    def _take_draft(
+        self,
+        terms: dict[str, Any],
+        buyer: dict[str, str],
+        lines: list[dict[str, Any]],
+        vat_rate_percent: int,
+        review: list[str],
+        refused: list[str],
+        unpriced: list[str],
+        price_list_version: int,
+    ) -> None:
+        """What a draft sets, first made or made again (finance's adjustments start over)."""
         self.terms = terms
         self.buyer = buyer
         self.lines = lines
         self.vat_rate_percent = vat_rate_percent
+        """The rate of the price list it was priced with, as it stood then."""
         self.review = review
         self.refused = refused
         self.unpriced = unpriced
         self.price_list_version = price_list_version
-        self.adjustments = []
+        self.adjustments: list[dict[str, Any]] = []
 
     def adjust(
         self,
