@@ -43,6 +43,7 @@ REGISTRATION = {
 class Stack:
     def __init__(self, data_dir: Path, env: dict[str, str]) -> None:
         baro = Path(sysconfig.get_path("scripts")) / "baro"
+        self.data_dir = data_dir
         self.output = data_dir.parent / f"{data_dir.name}-{time.monotonic_ns()}.out"
         self.process = subprocess.Popen(
             [str(baro), "up", "--data-dir", str(data_dir)],
@@ -54,11 +55,19 @@ class Stack:
     def text(self) -> str:
         return self.output.read_text()
 
+    def report(self) -> str:
+        """What `baro up` printed, and the end of each service's log (why one failed)."""
+        logs = sorted((self.data_dir / "logs").glob("*.log"))
+        tails = [
+            f"--- {log.name}:\n" + "\n".join(log.read_text().splitlines()[-30:]) for log in logs
+        ]
+        return "\n".join([self.text(), *tails])
+
     def wait_ready(self, timeout: float = 120) -> str:
         deadline = time.monotonic() + timeout
         while "Ctrl-C stops everything." not in self.text():
-            assert self.process.poll() is None, f"baro up exited:\n{self.text()}"
-            assert time.monotonic() < deadline, f"baro up not ready:\n{self.text()}"
+            assert self.process.poll() is None, f"baro up exited:\n{self.report()}"
+            assert time.monotonic() < deadline, f"baro up not ready:\n{self.report()}"
             time.sleep(0.1)
         token_line = self.text().split("Dev admin token")[1].splitlines()[1]
         return token_line.strip()
@@ -68,7 +77,7 @@ class Stack:
 
     def interrupt(self) -> None:
         self.process.send_signal(signal.SIGINT)
-        assert self.process.wait(60) == 0, self.text()
+        assert self.process.wait(60) == 0, self.report()
 
     def ensure_stopped(self) -> None:
         """Whatever happened in the test, leave no server behind: Ctrl-C first, as a user

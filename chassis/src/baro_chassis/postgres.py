@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
 import asyncpg
 import psycopg
-from psycopg import sql
+from asyncpg.pool import PoolConnectionProxy
+from psycopg import errors, sql
 
 from baro_chassis.settings import database_url_for
+
+A = TypeVar("A")
+
+# The advisory lock under which tables are created, in every database of the project: two
+# sessions running the same `CREATE TABLE IF NOT EXISTS` at the same moment make one of them
+# fail (duplicate key in pg_type) instead of wait, and a service's processes start together
+# (the audit-ingest API and its probe writer, API workers, a separate relay).
+SCHEMA_LOCK = 7_236_051_187_212_447_095
 
 
 def ensure_database(database_url: str) -> None:
@@ -18,7 +29,29 @@ def ensure_database(database_url: str) -> None:
     with psycopg.connect(database_url_for(database_url, "postgres"), autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
         if not exists:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            # Another process may create it meanwhile.
+            with contextlib.suppress(errors.DuplicateDatabase, errors.UniqueViolation):
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def open_application(application_class: Callable[..., A], database_url: str, **options: Any) -> A:
+    """An eventsourcing application persisting in `database_url`, with its database and
+    tables created if needed, safely when other processes open it at the same moment."""
+    ensure_database(database_url)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK,))
+        # Closing the connection releases the lock.
+        return application_class(env=eventsourcing_env(database_url), **options)
+
+
+async def create_tables(
+    conn: asyncpg.Connection[Any] | PoolConnectionProxy[Any], *statements: str
+) -> None:
+    """Run these `CREATE ... IF NOT EXISTS` statements under the schema lock."""
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", SCHEMA_LOCK)
+        for statement in statements:
+            await conn.execute(statement)
 
 
 def drop_database(database_url: str) -> None:

@@ -28,6 +28,7 @@ from nats.js.api import PubAck
 
 from baro_chassis.eventstore import TracedApplication
 from baro_chassis.nats import connect, ensure_stream
+from baro_chassis.postgres import create_tables
 from baro_chassis.translation import Translator
 from baro_contracts.base import ContractEvent
 from baro_contracts.streams import StreamSpec
@@ -78,7 +79,7 @@ class Relay:
 
     async def open(self) -> None:
         self._db = await asyncpg.connect(self.database_url)
-        await self._db.execute(POSITIONS_DDL)
+        await create_tables(self._db, POSITIONS_DDL)
         self._nc = await connect(self.nats_url, f"{self.service}-relay")
         self._js = self._nc.jetstream()
         await ensure_stream(self._js, self.stream)

@@ -33,7 +33,7 @@ from baro_audit_ingest.translation import AuditTranslator
 from baro_audit_ingest.writer import ProbeWriter
 from baro_chassis.http import create_service_app, settle_heap
 from baro_chassis.nats import connect
-from baro_chassis.postgres import ensure_database, eventsourcing_env
+from baro_chassis.postgres import open_application
 from baro_chassis.relay import Relay
 from baro_chassis.service import Clock, add_serve_and_relay, relay_for, run_relay_only, utc_now
 from baro_chassis.settings import Settings
@@ -43,8 +43,7 @@ SERVICE = "audit-ingest"
 
 
 def build_application(settings: Settings, clock: Clock = utc_now) -> AuditApplication:
-    ensure_database(settings.database_url)
-    return AuditApplication(env=eventsourcing_env(settings.database_url), clock=clock)
+    return open_application(AuditApplication, settings.database_url, clock=clock)
 
 
 def build_relay(settings: Settings, application: AuditApplication) -> Relay:

@@ -18,7 +18,7 @@ from baro_billing.application import BillingApplication
 from baro_billing.consumers import start_consumer
 from baro_billing.translation import BillingTranslator
 from baro_chassis.http import create_service_app
-from baro_chassis.postgres import ensure_database, eventsourcing_env
+from baro_chassis.postgres import open_application
 from baro_chassis.relay import Relay
 from baro_chassis.service import Clock, add_serve_and_relay, relay_for, run_relay_only, utc_now
 from baro_chassis.settings import Settings
@@ -28,8 +28,7 @@ SERVICE = "billing"
 
 
 def build_application(settings: Settings, clock: Clock = utc_now) -> BillingApplication:
-    ensure_database(settings.database_url)
-    return BillingApplication(env=eventsourcing_env(settings.database_url), clock=clock)
+    return open_application(BillingApplication, settings.database_url, clock=clock)
 
 
 def build_relay(settings: Settings, application: BillingApplication) -> Relay:

@@ -15,7 +15,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from baro_chassis.http import create_service_app
-from baro_chassis.postgres import ensure_database, eventsourcing_env
+from baro_chassis.postgres import open_application
 from baro_chassis.relay import Relay
 from baro_chassis.service import Clock, add_serve_and_relay, relay_for, run_relay_only, utc_now
 from baro_chassis.settings import Settings
@@ -28,8 +28,7 @@ SERVICE = "registration"
 
 
 def build_application(settings: Settings, clock: Clock = utc_now) -> RegistrationApplication:
-    ensure_database(settings.database_url)
-    return RegistrationApplication(env=eventsourcing_env(settings.database_url), clock=clock)
+    return open_application(RegistrationApplication, settings.database_url, clock=clock)
 
 
 def build_relay(settings: Settings, application: RegistrationApplication) -> Relay:

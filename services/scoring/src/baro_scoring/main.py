@@ -17,7 +17,7 @@ from fastapi import FastAPI
 
 from baro_chassis.http import create_service_app
 from baro_chassis.nats import connect
-from baro_chassis.postgres import ensure_database, eventsourcing_env
+from baro_chassis.postgres import open_application
 from baro_chassis.relay import Relay
 from baro_chassis.service import (
     Clock,
@@ -38,8 +38,7 @@ SERVICE = "scoring"
 
 
 def build_application(settings: Settings) -> ScoringApplication:
-    ensure_database(settings.database_url)
-    return ScoringApplication(env=eventsourcing_env(settings.database_url))
+    return open_application(ScoringApplication, settings.database_url)
 
 
 def build_relay(settings: Settings, application: ScoringApplication) -> Relay:

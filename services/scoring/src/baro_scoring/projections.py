@@ -29,7 +29,7 @@ from uuid import UUID
 
 import asyncpg
 
-from baro_chassis.postgres import create_pool
+from baro_chassis.postgres import create_pool, create_tables
 from baro_contracts.base import ContractEvent
 from baro_contracts.catalog import event_class
 from baro_scoring.facts import UUID_ORDER, EditionFacts, producer_position
@@ -136,9 +136,12 @@ def parse_fact(body: bytes | str, subject: str | None = None) -> Fact:
 
 
 async def create_schema(conn: Connection, schema: str) -> None:
-    await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-    await conn.execute(f'SET search_path TO "{schema}"')
-    await conn.execute(SCHEMA_DDL)
+    await create_tables(
+        conn,
+        f'CREATE SCHEMA IF NOT EXISTS "{schema}"',
+        f'SET search_path TO "{schema}"',
+        SCHEMA_DDL,
+    )
 
 
 async def open_pool(database_url: str, schema: str) -> asyncpg.Pool:
