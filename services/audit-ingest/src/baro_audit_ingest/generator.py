@@ -79,6 +79,20 @@ PLACE_NAMES = [
     "Dax", "Besançon", "Strasbourg", "Angers", "Laval", "Colmar", "Pau", "Niort", "Quimper",
     "Valence", "Arles", "Auxerre", "Rodez", "Albi", "Vichy", "Épinal", "Moulins", "Tarbes",
 ]  # fmt: skip
+KIND_LABELS = {
+    "commune": "Commune",
+    "intercommunality": "Communauté de communes",
+    "department": "Département",
+    "region": "Région",
+    "france_services": "Maison France Services",
+    "social_service": "Centre communal d'action sociale",
+    "tourist_office": "Office de tourisme",
+    "development_service": "Agence de développement",
+    "library": "Médiathèque",
+    "hospital": "Centre hospitalier",
+    "other_public": "Service public",
+}
+"""How a structure of each kind is named in French, before its place."""
 DEPARTMENTS = ["01", "06", "13", "27", "31", "33", "40", "44", "49", "53", "59", "67", "69", "75"]
 
 
@@ -90,6 +104,12 @@ def figures_for(year: int) -> Figures:
 def _rng(*parts: object) -> random.Random:
     key = "/".join(str(p) for p in parts)
     return random.Random(int(hashlib.sha256(key.encode()).hexdigest(), 16))
+
+
+def structure_name(kind: str, place: str, number: int) -> str:
+    """ "Office de tourisme de Pau n°62", "Département d'Angers n°81"."""
+    of_place = f"d'{place}" if place[0] in "AEIOUYÉÈÊaeiouyéèê" else f"de {place}"
+    return f"{KIND_LABELS[kind]} {of_place} n°{number}"
 
 
 def siret_for(number: int) -> str:
@@ -131,7 +151,7 @@ def structures(count: int, seed: int, year: int) -> list[dict[str, Any]]:
         bodies.append(
             {
                 "siret": siret_for(seed * 100_000 + number + 1),
-                "name": f"{kind.replace('_', ' ').title()} de {place} n°{number + 1}",
+                "name": structure_name(kind, place, number + 1),
                 "kind": kind,
                 "population": rng.randint(*population) if population else None,
                 "department": rng.choice(DEPARTMENTS),

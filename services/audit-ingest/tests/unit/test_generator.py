@@ -9,10 +9,17 @@ from datetime import date, timedelta
 
 import pytest
 
-from baro_audit_ingest.generator import figures_for, probes_for_plan, structures
+from baro_audit_ingest.generator import (
+    KIND_LABELS,
+    figures_for,
+    probes_for_plan,
+    structure_name,
+    structures,
+)
 from baro_audit_ingest.planning import DEFAULT_AUDITOR_POOL, DEFAULT_CHANNEL_MIX, plan_probes
 from baro_audit_ingest.referential import default_referential, measure_problems
 from baro_contracts.audit_v1 import Channel, Measures
+from baro_contracts.registration_v1 import StructureKind
 from baro_registration.domain import siret_problem
 
 pytestmark = pytest.mark.unit
@@ -116,3 +123,14 @@ def test_answer_rates_follow_the_editions_published_figures() -> None:
         Counter(m["network"] for m in measures["social"])["facebook"]
         > Counter(m["network"] for m in measures["social"])["x"]
     )
+
+
+def test_generated_structures_are_named_in_french_as_the_results_portal_shows_them() -> None:
+    assert set(KIND_LABELS) == {kind.value for kind in StructureKind}
+    assert structure_name("tourist_office", "Pau", 62) == "Office de tourisme de Pau n°62"
+    assert structure_name("department", "Angers", 81) == "Département d'Angers n°81"
+    assert structure_name("region", "Épinal", 3) == "Région d'Épinal n°3"
+    bodies = structures(60, seed=7, year=2027)
+    assert all(body["name"].startswith(KIND_LABELS[body["kind"]] + " ") for body in bodies)
+    names = [body["name"] for body in bodies]
+    assert not [name for name in names if " de A" in name or " de É" in name]
