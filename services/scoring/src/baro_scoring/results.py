@@ -58,18 +58,16 @@ def _group_text(packed: int, scale: int) -> str:
     return canonical_json(_group_document(packed, scale))
 
 
-@functools.lru_cache(maxsize=4096)
-def _key_text(key: str) -> str:
-    return canonical_json(key)
+@functools.lru_cache(maxsize=65536)
+def _member_text(key: str, packed: int, scale: int) -> str:
+    """`"key":{group's text}`; shared by every structure with the same sums for that key."""
+    return f"{canonical_json(key)}:{_group_text(packed, scale)}"
 
 
 def _groups_text(scores: StructureScores, kind: str) -> str:
     """`canonical_json(_groups(scores, kind))`, from each group's text made once."""
     scale = scores.scale
-    members = [
-        f"{_key_text(key)}:{_group_text(packed, scale)}"
-        for key, packed in sorted(scores.sums_of(kind))
-    ]
+    members = [_member_text(key, packed, scale) for key, packed in sorted(scores.sums_of(kind))]
     return "{" + ",".join(members) + "}"
 
 
@@ -77,6 +75,10 @@ def _groups(scores: StructureScores, kind: str) -> dict[str, dict[str, Any]]:
     """Each answered item ("items") or group of a kind, by key, in exact canonical text."""
     scale = scores.scale
     return {key: _group_document(packed, scale) for key, packed in sorted(scores.sums_of(kind))}
+
+
+_GROUP_KINDS_OF_LINE = ("channels", "steps")
+"""The groups a structure's line holds, as `_groups(scores, kind)`."""
 
 
 @dataclass(frozen=True)
@@ -127,7 +129,10 @@ class StructureResult:
         members = {
             key: canonical_json(value)
             for key, value in (line if line is not None else self.line_document()).items()
+            if key not in _GROUP_KINDS_OF_LINE
         }
+        for kind in _GROUP_KINDS_OF_LINE:
+            members[kind] = _groups_text(self.scores, kind)
         members["status"] = canonical_json(self.profile.status if self.profile else None)
         members["determinants"] = _groups_text(self.scores, "determinants")
         members["items"] = _groups_text(self.scores, "items")
@@ -165,10 +170,10 @@ def _score(
     current: list[tuple[Any, dict[str, Any], dict[str, Any]]],
     memory: ScoreMemory | None,
 ) -> StructureScores:
+    if memory is None:
+        return score_probes((edition.scorer(p.referential_version), a) for p, a, _ in current)
     scorers = {p.probe_id: edition.scorer(p.referential_version) for p, _, _ in current}
     scale = max((s.scale for s in scorers.values()), default=0)
-    if memory is None:
-        return _score_all(current, scorers)
     versions = {
         p.probe_id: (
             p.event_id,
