@@ -26,7 +26,6 @@ from baro_scoring.lru import Lru
 from baro_scoring.rules import (
     CONTEXT,
     GroupSums,
-    Scorer,
     StructureScores,
     Sums,
     add_answers,
@@ -171,7 +170,7 @@ def _score(
     memory: ScoreMemory | None,
 ) -> StructureScores:
     if memory is None:
-        return score_probes((edition.scorer(p.referential_version), a) for p, a, _ in current)
+        return _score_all(edition, current)
     scorers = {p.probe_id: edition.scorer(p.referential_version) for p, _, _ in current}
     scale = max((s.scale for s in scorers.values()), default=0)
     versions = {
@@ -188,7 +187,7 @@ def _score(
         or known.scale != scale
         or any(versions.get(p) != v for p, v in known.versions.items())
     ):
-        scores = _score_all(current, scorers)
+        scores = _score_all(edition, current)
         memory.put(
             facts.registration_id,
             _Scored(versions, scale, scores.sums, scores.group_sums, scores.ignored_answers),
@@ -205,9 +204,12 @@ def _score(
 
 
 def _score_all(
-    current: list[tuple[Any, dict[str, Any], dict[str, Any]]], scorers: dict[UUID, Scorer]
+    edition: EditionFacts, current: list[tuple[Any, dict[str, Any], dict[str, Any]]]
 ) -> StructureScores:
-    return score_probes((scorers[probe.probe_id], answers) for probe, answers, _ in current)
+    """Every probe's answers scored with its own referential."""
+    return score_probes(
+        (edition.scorer(probe.referential_version), answers) for probe, answers, _ in current
+    )
 
 
 def structure_result(
