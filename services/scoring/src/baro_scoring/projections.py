@@ -24,6 +24,7 @@ import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import islice
 from typing import TYPE_CHECKING, Any, TypeAlias
 from uuid import UUID
 
@@ -32,13 +33,14 @@ import asyncpg
 from baro_chassis.postgres import create_pool, create_tables
 from baro_contracts.base import ContractEvent
 from baro_contracts.catalog import event_class
-from baro_scoring.facts import UUID_ORDER, EditionFacts, producer_position
+from baro_scoring.facts import EditionFacts, producer_position
 from baro_scoring.fingerprint import fingerprint_of, results_text
 from baro_scoring.lru import Lru
 from baro_scoring.results import (
     EditionSummary,
     ScoreMemory,
     StructureLine,
+    edition_results,
     structure_result,
     summarize,
 )
@@ -396,15 +398,10 @@ def structure_output_batches(
     facts: EditionFacts, size: int
 ) -> Iterator[tuple[list[dict[str, Any]], list[str]]]:
     """`structure_outputs`, `size` structures at a time, in registration id order."""
-    ids = sorted(facts.structures, key=UUID_ORDER)
-    for start in range(0, len(ids), max(1, size)):
-        lines, texts = [], []
-        for registration_id in ids[start : start + size]:
-            result = structure_result(facts, facts.structures[registration_id])
-            line = result.line_document()
-            lines.append(line)
-            texts.append(result.document_text(line))
-        yield lines, texts
+    results = edition_results(facts)
+    while batch := list(islice(results, max(1, size))):
+        lines = [result.line_document() for result in batch]
+        yield lines, [result.document_text(line) for result, line in zip(batch, lines, strict=True)]
 
 
 def frozen_results(edition: int, lines: list[dict[str, Any]], texts: list[str]) -> FrozenResults:

@@ -12,7 +12,7 @@ KPIs. Pure: the live projection, publication and replay all call these functions
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -20,7 +20,7 @@ from uuid import UUID
 
 from baro_contracts.audit_v1 import Step
 from baro_scoring.canonical import canonical_json, object_text
-from baro_scoring.facts import EditionFacts, Profile, StructureFacts
+from baro_scoring.facts import UUID_ORDER, EditionFacts, Profile, StructureFacts
 from baro_scoring.kpis import KPI_BY_CODE, add_tallies, tally_kpis
 from baro_scoring.lru import Lru
 from baro_scoring.rules import (
@@ -234,9 +234,11 @@ def structure_result(
     )
 
 
-def edition_results(edition: EditionFacts) -> list[StructureResult]:
-    """Every structure registration or audit-ingest told us of, in registration id order."""
-    return [structure_result(edition, edition.structures[r]) for r in sorted(edition.structures)]
+def edition_results(edition: EditionFacts) -> Iterator[StructureResult]:
+    """Every structure registration or audit-ingest told us of, in registration id order,
+    each computed when it is taken."""
+    for registration_id in sorted(edition.structures, key=UUID_ORDER):
+        yield structure_result(edition, edition.structures[registration_id])
 
 
 @dataclass(frozen=True)

@@ -245,7 +245,7 @@ def test_the_results_text_built_piece_by_piece_is_the_canonical_serialisation() 
     town = e.structure(name='Ville d\'Été "Ω"')
     events += [town, e.plan(town, "phone"), e.probe(town, "phone", {"PHO-ACC-01": "n/a"})]
     facts = EditionFacts(YEAR).add_all(events)
-    results = edition_results(facts)
+    results = list(edition_results(facts))
     documents = [result.document() for result in results]
     summary = summarize(YEAR, (StructureLine.from_document(d) for d in documents))
     for result, document in zip(results, documents, strict=True):
