@@ -66,8 +66,9 @@ class ResultsDigest:
         self._sha.update(",".join(structure_texts).encode())
         self._empty = False
 
-    def finish(self, summary: EditionSummary) -> str:
-        self._sha.update(results_tail(summary).encode())
+    def finish(self, tail: str) -> str:
+        """The fingerprint, once the structures are followed by `results_tail(summary)`."""
+        self._sha.update(tail.encode())
         return self._sha.hexdigest()
 
 

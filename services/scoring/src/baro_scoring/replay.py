@@ -265,14 +265,15 @@ async def write_rebuilt(
             rebuilt.texts[index] += batch.texts
         structure_lines.sort(key=lambda line: str(line.registration_id))
         rebuilt.summary = summarize(edition, structure_lines)
-        rebuilt.fingerprint = digest.finish(rebuilt.summary)
+        tail = results_tail(rebuilt.summary)
+        rebuilt.fingerprint = digest.finish(tail)
         await conn.execute(
             "INSERT INTO rebuilt_results (edition, fingerprint, document_head, document_tail) "
             "VALUES ($1, $2, $3, $4)",
             edition,
             rebuilt.fingerprint,
             results_head(edition),
-            results_tail(rebuilt.summary),
+            tail,
         )
     return rebuilt
 
