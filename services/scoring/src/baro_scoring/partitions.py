@@ -9,8 +9,8 @@ then computes its structures' lines and canonical texts with the same functions 
 projection, and hands them back a batch at a time, so they can be stored while the rest is
 computed; the edition's figures and fingerprint are then made from all of them.
 
-`Workers` runs the partitions in forked processes fed through pipes while the replay reads;
-`compute_partition` is one partition computed in this process, from messages already read.
+`Workers` runs the partitions in forked processes fed through pipes while the replay reads
+(with one worker: in this process).
 """
 
 from __future__ import annotations
@@ -179,24 +179,6 @@ class Partition:
         for lines, texts in structure_output_batches(self.facts, size):
             yield PartitionOutput(lines=lines, texts=texts)
         yield self.counts
-
-
-def compute_partition(
-    index: int,
-    routed: Routed,
-    edition: int,
-    published: ResultsPublished | None,
-    *,
-    with_rows: bool,
-) -> PartitionOutput:
-    """One partition of messages already read, computed in this process."""
-    partition = Partition(index, routed.workers, edition, published, with_rows=with_rows)
-    partition.take(routed.owned[index], routed_here=True)
-    partition.take(routed.shared, routed_here=False)
-    out = PartitionOutput()
-    for batch in partition.batches():
-        out.add(batch)
-    return out
 
 
 def _serve(pipe: Connection, partition: Partition) -> None:

@@ -15,7 +15,6 @@ from baro_scoring.partitions import (
     PartitionOutput,
     Routed,
     Workers,
-    compute_partition,
     owner_of,
 )
 from baro_scoring.projections import freeze, frozen_results
@@ -31,6 +30,17 @@ def routed(events: list[ContractEvent], workers: int, *extra: tuple[str, bytes])
     for sequence, (subject, body) in enumerate(extra, start=len(events) + 1):
         routing.add(subject, body, sequence)
     return routing
+
+
+def compute_partition(index: int, routing: Routed, *, with_rows: bool) -> PartitionOutput:
+    """One partition of messages already read, computed in this process."""
+    partition = Partition(index, routing.workers, YEAR, None, with_rows=with_rows)
+    partition.take(routing.owned[index], routed_here=True)
+    partition.take(routing.shared, routed_here=False)
+    out = PartitionOutput()
+    for batch in partition.batches():
+        out.add(batch)
+    return out
 
 
 def many_structures() -> list[ContractEvent]:
@@ -66,7 +76,7 @@ def test_partitions_together_give_the_fingerprint_of_one_computation(workers: in
     events = many_structures()
     expected = freeze(EditionFacts(YEAR).add_all(events))
     routing = routed(events, workers)
-    outputs = [compute_partition(i, routing, YEAR, None, with_rows=True) for i in range(workers)]
+    outputs = [compute_partition(i, routing, with_rows=True) for i in range(workers)]
     frozen = frozen_results(
         YEAR,
         [line for output in outputs for line in output.lines],
@@ -129,7 +139,7 @@ def test_a_message_that_is_no_contract_event_is_refused_once() -> None:
     junk = ("audit.v1.2027.probe_recorded", b'{"registration_id":"9e0b","answers":1}')
     shared_junk = ("audit.v1.2027.probe_recorded", b"not json")
     routing = routed(events, 2, junk, shared_junk)
-    outputs = [compute_partition(i, routing, YEAR, None, with_rows=False) for i in range(2)]
+    outputs = [compute_partition(i, routing, with_rows=False) for i in range(2)]
     refused = [line for output in outputs for line in output.refused]
     assert len(refused) == 2
     junk_sequence = len(events) + 1
