@@ -14,7 +14,7 @@ from uuid import UUID
 from baro_chassis.auth import Role, issue_token
 from baro_chassis.settings import DEV_ONLY_JWT_SECRET
 
-REPLAYABLE = ("scoring",)
+REPLAYABLE = ("scoring", "reporting")
 
 
 def _token(args: argparse.Namespace) -> int:
@@ -40,13 +40,21 @@ def _up(args: argparse.Namespace) -> int:
     return up(Path(args.data_dir).resolve())
 
 
-def _replay(args: argparse.Namespace) -> int:
-    """Hand over to the service's own `replay` command (the chassis imports no service)."""
-    script = Path(sysconfig.get_path("scripts")) / f"baro-{args.service}"
+def _hand_over(service: str, command: str, arguments: list[str]) -> int:
+    """Run the service's own command (the chassis imports no service)."""
+    script = Path(sysconfig.get_path("scripts")) / f"baro-{service}"
     if not script.exists():
-        print(f"the {args.service} service is not installed here", file=sys.stderr)
+        print(f"the {service} service is not installed here", file=sys.stderr)
         return 2
-    return subprocess.call([str(script), "replay", *args.arguments])
+    return subprocess.call([str(script), command, *arguments])
+
+
+def _replay(args: argparse.Namespace) -> int:
+    return _hand_over(args.service, "replay", args.arguments)
+
+
+def _reports(args: argparse.Namespace) -> int:
+    return _hand_over("reporting", args.action, args.arguments)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -67,11 +75,21 @@ def main(argv: list[str] | None = None) -> None:
     replay = sub.add_parser(
         "replay",
         help="rebuild a service's results from the retained streams "
-        "(`baro replay scoring --edition 2027 [--swap]`; `baro-scoring replay -h` for more)",
+        "(`baro replay scoring --edition 2027 [--swap]`, `baro replay reporting --edition "
+        "2027`; `baro-scoring replay -h` for more)",
     )
     replay.add_argument("service", choices=REPLAYABLE)
     replay.add_argument("arguments", nargs=argparse.REMAINDER)
     replay.set_defaults(run=_replay)
+
+    reports = sub.add_parser(
+        "reports",
+        help="render an edition's reports (`baro reports build --edition 2027`; "
+        "`baro-reporting build -h` for more)",
+    )
+    reports.add_argument("action", choices=("build",))
+    reports.add_argument("arguments", nargs=argparse.REMAINDER)
+    reports.set_defaults(run=_reports)
 
     args = parser.parse_args(argv)
     sys.exit(args.run(args))

@@ -4,6 +4,7 @@ and the dead-letter subject where a consumer puts what it refuses."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -89,6 +90,8 @@ def in_order_consumer(
     durable: str,
     apply: Callable[[Any], object],
     not_yet: type[Exception],
+    refused: type[Exception] | None = None,
+    subject: str | None = None,
     max_deliveries: int = 20,
     retry_delay_seconds: float = 1.0,
 ) -> NatsBroker:
@@ -98,11 +101,17 @@ def in_order_consumer(
     contract event and given to `apply` (in a worker thread; it must be idempotent). A
     message that is not a contract event is dead-lettered with the reason; `not_yet` (what
     it depends on has not arrived) is retried, then dead-lettered after `max_deliveries`;
-    anything else (the store is down, say) is retried until it works."""
+    `refused` (the event is wrong and retrying cannot mend it) is dead-lettered at once;
+    anything else (the store is down, say) is retried until it works. An `apply` that is a
+    coroutine function is awaited on the loop instead. `subject` narrows the consumer to
+    some of the contract's subjects (default: all of them, `<events>.>`)."""
     broker = make_broker(nats_url)
+    run: Callable[[Any], Any] = (
+        apply if inspect.iscoroutinefunction(apply) else lambda e: asyncio.to_thread(apply, e)
+    )
 
     @broker.subscriber(
-        f"{events}.>",
+        subject or f"{events}.>",
         stream=stream_of(stream_of_events(events)),
         durable=durable,
         pull_sub=PullSub(batch_size=1, timeout=1.0),
@@ -116,14 +125,18 @@ def in_order_consumer(
             await dead_letter(broker, msg, durable, f"not a {events} event: {exc}")
             return
         try:
-            await asyncio.to_thread(apply, event)
+            await run(event)
         except not_yet as exc:
             if msg.raw_message.metadata.num_delivered >= max_deliveries:
                 await dead_letter(broker, msg, durable, f"gave up: {getattr(exc, 'message', exc)}")
                 return
             await msg.nack(delay=retry_delay_seconds)
             return
-        except Exception:
+        except Exception as exc:
+            if refused is not None and isinstance(exc, refused):
+                log.error("%s refused %s: %s", durable, event.event_id, exc)
+                await dead_letter(broker, msg, durable, f"refused: {exc}")
+                return
             log.exception("%s could not apply %s; retrying", durable, event.event_id)
             await msg.nack(delay=retry_delay_seconds)
             return

@@ -5,8 +5,9 @@ from __future__ import annotations
 import nats
 from nats.aio.client import Client
 from nats.js import JetStreamContext
-from nats.js.api import StorageType, StreamConfig
-from nats.js.errors import NotFoundError
+from nats.js.api import ObjectStoreConfig, StorageType, StreamConfig
+from nats.js.errors import BucketNotFoundError, NotFoundError
+from nats.js.object_store import ObjectStore
 
 from baro_contracts.streams import StreamSpec
 
@@ -30,3 +31,13 @@ async def ensure_stream(js: JetStreamContext, spec: StreamSpec) -> None:
         await js.add_stream(config)
     else:
         await js.update_stream(config)
+
+
+async def ensure_object_store(js: JetStreamContext, bucket: str, description: str) -> ObjectStore:
+    """The object store `bucket`, created (file storage) if it does not exist yet."""
+    try:
+        return await js.object_store(bucket)
+    except BucketNotFoundError:
+        return await js.create_object_store(
+            bucket, ObjectStoreConfig(description=description, storage=StorageType.FILE)
+        )

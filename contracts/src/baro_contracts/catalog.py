@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from baro_contracts import audit_v1, billing_v1, registration_v1, scoring_v1
+from baro_contracts import audit_v1, billing_v1, registration_v1, reporting_v1, scoring_v1
 from baro_contracts.base import ContractEvent
 
 ALL_EVENTS: tuple[type[ContractEvent], ...] = (
@@ -10,6 +10,7 @@ ALL_EVENTS: tuple[type[ContractEvent], ...] = (
     *audit_v1.EVENTS,
     *scoring_v1.EVENTS,
     *billing_v1.EVENTS,
+    *reporting_v1.EVENTS,
 )
 
 

@@ -1,6 +1,8 @@
 """scoring.v1: the public events of the scoring service, version 1.
 
-Subjects are `scoring.v1.<edition year>.<event name>` on the SCORING stream.
+Subjects are `scoring.v1.<edition year>.<event name>` on the SCORING stream. The published
+results document itself (the canonical text the fingerprint is the SHA-256 of) is in the
+JetStream object store `RESULTS_BUCKET`, under `results_object_name(edition, fingerprint)`.
 """
 
 from __future__ import annotations
@@ -14,6 +16,13 @@ from pydantic import Field
 
 from baro_contracts.base import ContractEvent, ContractModel
 from baro_contracts.registration_v1 import Category
+
+RESULTS_BUCKET = "SCORING_RESULTS"
+
+
+def results_object_name(edition: int, fingerprint: str) -> str:
+    """The published results document's name in `RESULTS_BUCKET`."""
+    return f"{edition}/{fingerprint}.json"
 
 
 class PublishedLaureate(ContractModel):

@@ -39,11 +39,18 @@ BILLING_STREAM = StreamSpec(
     "signatures and credit notes.",
 )
 
+REPORTING_STREAM = StreamSpec(
+    name="REPORTING",
+    subjects=("reporting.>",),
+    description="Public events of the reporting service (all versions): rendered reports.",
+)
+
 STREAMS = {
     "registration": REGISTRATION_STREAM,
     "audit": AUDIT_STREAM,
     "scoring": SCORING_STREAM,
     "billing": BILLING_STREAM,
+    "reporting": REPORTING_STREAM,
 }
 
 DEAD_LETTER_STREAM = StreamSpec(

@@ -18,6 +18,7 @@ from baro_chassis.service import Clock
 from baro_contracts.registration_v1 import Category, Participation
 from baro_scoring.application import ScoringApplication
 from baro_scoring.consumers import backlog
+from baro_scoring.documents import keep_published_documents
 from baro_scoring.domain import Conflict, NotFound, ScoringError
 from baro_scoring.projections import (
     Connection,
@@ -239,6 +240,7 @@ async def publish(year: int, principal: Admin, request: Request, pool: Pool) -> 
     published = await publish_results(
         pool, application, year, published_by=principal.subject, now=clock()
     )
+    await keep_published_documents(pool, nc.jetstream())
     return {
         **published.__dict__,
         "published_at": published.published_at.isoformat(),

@@ -31,6 +31,7 @@ from baro_contracts.streams import SCORING_STREAM
 from baro_scoring.api import install_domain_errors, router
 from baro_scoring.application import ScoringApplication
 from baro_scoring.consumers import Consumers
+from baro_scoring.documents import keep_published_documents
 from baro_scoring.projections import LIVE_SCHEMA, WriterMemory, open_pool
 from baro_scoring.translation import ScoringTranslator
 
@@ -59,6 +60,7 @@ def create_app(
         application = await asyncio.to_thread(build_application, settings)
         pool = await open_pool(settings.database_url, LIVE_SCHEMA)
         nc = await connect(settings.nats_url, "scoring-api")
+        await keep_published_documents(pool, nc.jetstream())
         stop = asyncio.Event()
         relay = (
             asyncio.create_task(build_relay(settings, application).run(stop)) if run_relay else None
