@@ -41,6 +41,7 @@ bench: sync
 	$(UV) run --frozen python bench/registration_relay.py
 	$(UV) run --frozen python bench/audit_ingest.py
 	$(UV) run --frozen python bench/scoring.py
+	$(UV) run --frozen python bench/reporting.py
 
 clean:  ## remove the local stack's data, the environment and caches
 	rm -rf .data .venv .tools .mypy_cache .ruff_cache

@@ -52,6 +52,19 @@ DETERMINANT_OF = {
     for n, code in enumerate(sorted(c for codes in CHANNEL_ITEMS.values() for c in codes), start=1)
 }
 
+SMALL_CATALOG: list[dict[str, str]] = [
+    {
+        "code": code,
+        "label": f"Item {code}",
+        "channel": channel,
+        "step": STEP_OF[code.split("-")[1]],
+        "determinant": DETERMINANT_OF[code],
+    }
+    for channel, codes in CHANNEL_ITEMS.items()
+    for code in codes
+]
+"""The items of the tests' referential: three per channel, each its own determinant."""
+
 _POSITIONS = {
     "registration": itertools.count(1),
     "audit-ingest": itertools.count(1),
@@ -78,6 +91,9 @@ class Structure:
     channels: dict[str, Decimal]
     """channel → score; its items, steps and determinants all get that score"""
     probes: int = 13
+    catalog: list[dict[str, str]] = field(default_factory=lambda: SMALL_CATALOG)
+    item_scores: dict[str, Decimal] | None = None
+    """item code → score, when the items do not all score as their channel"""
 
     @property
     def registration_id(self) -> str:
@@ -90,16 +106,23 @@ class Structure:
         return mean
 
     def document(self) -> dict[str, Any]:
+        scores = self.item_scores or {}
         items = {
-            code: {"answers": 3, "score": str(score), "weights": "3"}
-            for channel, score in self.channels.items()
-            for code in CHANNEL_ITEMS[channel]
+            item["code"]: {
+                "answers": 3,
+                "score": str(scores.get(item["code"], self.channels[item["channel"]])),
+                "weights": "3",
+            }
+            for item in self.catalog
+            if item["channel"] in self.channels
         }
         steps: dict[str, list[Decimal]] = {}
         determinants: dict[str, list[Decimal]] = {}
-        for code, item in items.items():
-            steps.setdefault(STEP_OF[code.split("-")[1]], []).append(D(item["score"]))
-            determinants.setdefault(DETERMINANT_OF[code], []).append(D(item["score"]))
+        for item in self.catalog:
+            if item["code"] in items:
+                score = D(items[item["code"]]["score"])
+                steps.setdefault(item["step"], []).append(score)
+                determinants.setdefault(item["determinant"], []).append(score)
 
         def group(values: dict[str, list[Decimal]]) -> dict[str, Any]:
             return {
@@ -137,6 +160,7 @@ class Edition:
     year: int
     structures: list[Structure] = field(default_factory=list)
     registration_events: list[ContractEvent] = field(default_factory=list)
+    catalog: list[dict[str, str]] = field(default_factory=lambda: SMALL_CATALOG)
     _referential: audit.ReferentialPublished | None = None
 
     def common(self, producer: str) -> dict[str, Any]:
@@ -181,7 +205,9 @@ class Edition:
             status=reg.RegistrationStatus.IN_PANEL,
             registered_at=datetime(self.year, 2, 1, tzinfo=UTC),
         )
-        structure = Structure(registered, {c: D(s) for c, s in channels.items()}, probes)
+        structure = Structure(
+            registered, {c: D(s) for c, s in channels.items()}, probes, self.catalog
+        )
         self.structures.append(structure)
         self.registration_events.append(registered)
         return structure
@@ -209,18 +235,8 @@ class Edition:
 
     def _new_referential(self) -> audit.ReferentialPublished:
         items = [
-            audit.Item.model_validate(
-                {
-                    "code": code,
-                    "label": f"Item {code}",
-                    "channel": channel,
-                    "step": STEP_OF[code.split("-")[1]],
-                    "determinant": DETERMINANT_OF[code],
-                    "answer": {"type": "yes_no"},
-                }
-            )
-            for channel, codes in CHANNEL_ITEMS.items()
-            for code in codes
+            audit.Item.model_validate({**item, "answer": {"type": "yes_no"}})
+            for item in self.catalog
         ]
         return audit.ReferentialPublished(
             **self.common("audit-ingest"),
@@ -229,7 +245,7 @@ class Edition:
             description="test referential",
             determinants=[
                 audit.Determinant(code=d, label=f"Determinant {d}", family=audit.Family.COURTESY)
-                for d in sorted(set(DETERMINANT_OF.values()))
+                for d in sorted({item["determinant"] for item in self.catalog})
             ],
             items=items,
             published_at=datetime(self.year, 1, 5, tzinfo=UTC),

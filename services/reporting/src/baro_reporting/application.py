@@ -45,7 +45,8 @@ class ReportingApplication(TracedApplication):
         if version is not None and version != found.editorial_version:
             if not 0 < version < found.editorial_version:
                 raise NotFound(
-                    f"edition {edition}'s editorial content has versions 1 to {found.editorial_version}",
+                    f"edition {edition}'s editorial content has versions 1 to "
+                    f"{found.editorial_version}",
                     "version",
                 )
             # Started is the aggregate's version 1, so editorial version v is its v + 1.

@@ -17,7 +17,7 @@ from functools import cached_property
 from typing import Any
 
 from baro_reporting import history
-from baro_reporting.facts import EditionFacts, Publication, Registration
+from baro_reporting.facts import EditionFacts, Editorial, Publication, Registration
 from baro_reporting.figures import (
     group_means,
     kpi_value,
@@ -165,8 +165,9 @@ class EditionContext:
         return values
 
 
-def _sources(document: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every source the document cites, in id order."""
+def _sources(document: dict[str, Any], editorial: Editorial) -> list[dict[str, Any]]:
+    """Every source the document cites, in id order: the history file's, and the free-text
+    sources of figures an admin entered (`editorial:<code>`)."""
     cited: set[str] = set()
 
     def walk(node: Any) -> None:
@@ -181,17 +182,40 @@ def _sources(document: dict[str, Any]) -> list[dict[str, Any]]:
 
     walk(document)
     by_id = {s.id: s for s in history.cited_sources()}
-    return [
-        {
-            "id": s.id,
-            "title": s.title,
-            "publisher": s.publisher,
-            "published_on": s.published_on,
-            "document": s.document,
-        }
-        for source_id in sorted(cited)
-        if (s := by_id.get(source_id)) is not None
-    ]
+    entered = {f"editorial:{r['code']}": r for r in editorial.content.get("references", [])}
+    sources = []
+    for source_id in sorted(cited):
+        if (known := by_id.get(source_id)) is not None:
+            date = _iso_french_date(known.published_on)
+            sources.append(
+                {
+                    "id": known.id,
+                    "title": known.title,
+                    "publisher": known.publisher,
+                    "published_on": known.published_on,
+                    "document": known.document,
+                    "citation": f"{known.publisher}, {date}" if date else known.publisher,
+                }
+            )
+        elif (reference := entered.get(source_id)) is not None:
+            sources.append(
+                {
+                    "id": source_id,
+                    "title": reference["source"],
+                    "publisher": None,
+                    "published_on": None,
+                    "document": None,
+                    "citation": reference["source"],
+                }
+            )
+    return sources
+
+
+def _iso_french_date(value: str | None) -> str | None:
+    if not value:
+        return None
+    year, month, day = (int(part) for part in value.split("-"))
+    return french_date(year, month, day)
 
 
 def _change(points: list[Point], edition: int) -> dict[str, Any] | None:
@@ -348,13 +372,18 @@ def synthesis_input(context: EditionContext) -> dict[str, Any]:
             if certified is not None and not_certified is not None
             else None
         ),
+        "certified_gap_value": (
+            str(certified - not_certified)
+            if certified is not None and not_certified is not None
+            else None
+        ),
         "best_category": categories[0]["code"] if categories else None,
         "categories": categories,
         "channels": channels,
         "public_private": _public_private(context),
         "initiatives": list(editorial.content.get("initiatives", [])),
     }
-    document["sources"] = _sources(document)
+    document["sources"] = _sources(document, editorial)
     return document
 
 
@@ -388,7 +417,7 @@ def _public_private(context: EditionContext) -> list[dict[str, Any]]:
             "private_display": one_decimal(entered["private"]),
             "unit": entered.get("unit", "percent"),
             "kind": "entered",
-            "source": entered["source"],
+            "source": f"editorial:{entered['code']}",
         }
     for row in rows.values():
         computed = kpis.get(row["code"], {}).get("value")
@@ -527,42 +556,42 @@ def _group_rows(
     return rows
 
 
+def _history_row(
+    edition: int, structure: dict[str, Any], summary: dict[str, Any], fingerprint: str
+) -> dict[str, Any]:
+    channels = sorted(structure["channels"].items())
+    return {
+        "edition": edition,
+        "global": structure["global"],
+        "display": one_decimal(structure["global"]),
+        "national": summary["national"]["score"],
+        "national_display": one_decimal(summary["national"]["score"]),
+        "fingerprint": fingerprint,
+        "channels": {code: one_decimal(c["score"]) for code, c in channels},
+        "channel_scores": {code: c["score"] for code, c in channels},
+    }
+
+
 def _history(context: EditionContext, structure: dict[str, Any]) -> list[dict[str, Any]]:
-    """The structure's global score in each earlier edition the system holds, joined by
-    SIRET (registration ids change every edition), then this edition's."""
+    """The structure's scores in each earlier edition the system holds, joined by SIRET
+    (registration ids change every edition), then this edition's."""
     registration = _registration(context, structure["registration_id"])
     rows = []
-    for publication in context.facts.earlier:
-        if registration is None:
-            break
+    for publication in context.facts.earlier if registration is not None else ():
+        assert registration is not None
         earlier_id = context.by_siret.get((publication.edition, registration.siret))
         earlier = context.earlier_structures[publication.edition].get(earlier_id or "")
-        if earlier is None:
-            continue
-        national = _score(publication.document["summary"]["national"]["score"])
-        rows.append(
-            {
-                "edition": publication.edition,
-                "global": earlier["global"],
-                "display": one_decimal(earlier["global"]),
-                "national_display": one_decimal(national),
-                "fingerprint": publication.fingerprint,
-                "channels": {
-                    code: one_decimal(c["score"]) for code, c in sorted(earlier["channels"].items())
-                },
-            }
-        )
+        if earlier is not None:
+            rows.append(
+                _history_row(
+                    publication.edition,
+                    earlier,
+                    publication.document["summary"],
+                    publication.fingerprint,
+                )
+            )
     rows.append(
-        {
-            "edition": context.edition,
-            "global": structure["global"],
-            "display": one_decimal(structure["global"]),
-            "national_display": one_decimal(context.summary["national"]["score"]),
-            "fingerprint": context.publication.fingerprint,
-            "channels": {
-                code: one_decimal(c["score"]) for code, c in sorted(structure["channels"].items())
-            },
-        }
+        _history_row(context.edition, structure, context.summary, context.publication.fingerprint)
     )
     return rows
 
@@ -589,6 +618,9 @@ def paid_input(context: EditionContext, registration_id: str) -> dict[str, Any]:
             {
                 "code": code,
                 "label": labels.kpi(code),
+                "channel": national.get("channel"),
+                "kind": national.get("kind"),
+                "unit": labels.kpi_unit(code),
                 "value": _text(value),
                 "display": one_decimal(value),
                 "numerator": numerator,
@@ -613,7 +645,12 @@ def paid_input(context: EditionContext, registration_id: str) -> dict[str, Any]:
             }
         )
     sites = [
-        {"name": s.name, "kind": s.kind, "address": s.address}
+        {
+            "name": s.name,
+            "kind": s.kind,
+            "kind_label": "accueil principal" if s.kind == "main" else "site annexe",
+            "address": s.address,
+        }
         for s in (registration.sites if registration else ())
     ]
 

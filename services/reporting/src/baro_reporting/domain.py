@@ -62,9 +62,9 @@ class Editorial(Aggregate):
     def revise(self, content: dict[str, Any], by: str, at: datetime, expected: int | None) -> None:
         if expected is not None and expected != self.editorial_version:
             raise Conflict(
-                f"edition {self.edition}'s editorial content is at version {self.editorial_version}, "
-                f"not {expected}: someone revised it meanwhile; read it again and resubmit "
-                "with expected_version set to the version you read",
+                f"edition {self.edition}'s editorial content is at version "
+                f"{self.editorial_version}, not {expected}: someone revised it meanwhile; "
+                "read it again and resubmit with expected_version set to the version you read",
                 "expected_version",
             )
         if content == self.content:

@@ -12,7 +12,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from importlib import resources
+from importlib import metadata, resources
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,11 +20,11 @@ import typst
 
 from baro_reporting.documents import canonical_bytes
 
-# Bump whenever a template changes (test_templates_are_those_of_the_template_version says
-# when): a report is identified by it, and a published report's bytes never change.
+# Bump whenever a template, a data file the documents are made with (history, labels) or the
+# renderer changes (test_templates_are_those_of_the_template_version says when): a report is
+# identified by it, and a published report's bytes never change.
 TEMPLATE_VERSION = "2026.1"
-TEMPLATES_DIGEST = "set-me"
-TYPST_VERSION = "0.15.2"
+TEMPLATES_DIGEST = "5b3597832f9300f26fbcfee1c5b7675bade1a22f077bf65bf682c8e7e256b29e"
 
 ATTACHMENT = "donnees.json"
 
@@ -34,9 +34,10 @@ def templates_dir() -> Path:
 
 
 def templates_digest() -> str:
-    """SHA-256 of the templates' files (names and bytes) and the renderer's version."""
-    sha = hashlib.sha256(TYPST_VERSION.encode())
-    for path in sorted(templates_dir().glob("*.typ")):
+    """SHA-256 of the templates and data files (names and bytes) and the renderer's version."""
+    sha = hashlib.sha256(metadata.version("typst").encode())
+    data = templates_dir().parent / "data"
+    for path in [*sorted(templates_dir().glob("*.typ")), *sorted(data.glob("*.json"))]:
         sha.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return sha.hexdigest()
 

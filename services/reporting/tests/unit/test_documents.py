@@ -81,7 +81,12 @@ def test_the_paid_report_ranks_compares_and_names_strengths_by_the_fixed_rule() 
     assert len(paid["items"]) == 9
     assert paid["items"][0]["label"].startswith("Item ")
     assert paid["sites"] == [
-        {"name": "Hôtel de ville", "kind": "main", "address": "1 place de la Mairie"}
+        {
+            "name": "Hôtel de ville",
+            "kind": "main",
+            "kind_label": "accueil principal",
+            "address": "1 place de la Mairie",
+        }
     ]
 
 

@@ -4,16 +4,18 @@ retained streams reproduces it, and touches the live read model only when asked 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from typing import Any
 
 import asyncpg
+import nats
 import pytest
 from fastapi.testclient import TestClient
 
 from baro_chassis.settings import Settings
 from baro_chassis.testing import Tokens, read_stream
-from baro_contracts.scoring_v1 import ResultsPublished
+from baro_contracts.scoring_v1 import RESULTS_BUCKET, ResultsPublished, results_object_name
 from baro_scoring.replay import Replayed, replay
 from scoring_builders import (
     HAND_ITEMS,
@@ -28,6 +30,15 @@ from scoring_builders import (
 )
 
 pytestmark = pytest.mark.integration
+
+
+async def bucket_object(nats_url: str, name: str) -> bytes:
+    nc = await nats.connect(nats_url)
+    try:
+        found = await (await nc.jetstream().object_store(RESULTS_BUCKET)).get(name)
+        return found.data or b""
+    finally:
+        await nc.close()
 
 
 def replayed(settings: Settings, edition: int = 2027, swap: bool = False) -> Replayed:
@@ -78,6 +89,9 @@ def test_publication_freezes_the_results_and_a_replay_reproduces_the_fingerprint
     event = ResultsPublished.model_validate_json(message.data)
     assert event.fingerprint == body["fingerprint"]
     assert message.headers["Nats-Msg-Id"] == event.event_id
+    # The document itself is in the results bucket, under its edition and fingerprint.
+    document = asyncio.run(bucket_object(nats_url, results_object_name(2027, event.fingerprint)))
+    assert hashlib.sha256(document).hexdigest() == event.fingerprint
 
     again = client.post("/editions/2027/publish", headers=tokens.admin)
     assert again.status_code == 409
