@@ -123,7 +123,8 @@ class EditionContext:
 
     def item_label(self, code: str) -> str:
         referential = self.facts.referential
-        return referential.items.get(code, {}).get("label", code) if referential else code
+        fallback = referential.items.get(code, {}).get("label", code) if referential else code
+        return history.labels().item(self.referential_name, code, fallback)
 
     def common(self, kind: str) -> dict[str, Any]:
         published = self.publication.published_at

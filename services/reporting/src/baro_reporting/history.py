@@ -95,6 +95,7 @@ class Labels:
     kpi_units: Mapping[str, str]
     families: Mapping[str, str]
     determinants: Mapping[str, Mapping[str, str]]
+    items: Mapping[str, Mapping[str, str]]
 
     def category(self, code: str) -> str:
         return self.categories.get(code, code)
@@ -118,6 +119,10 @@ class Labels:
     def determinant(self, referential_name: str, code: str, fallback: str) -> str:
         """The French label of a referential's determinant, else `fallback`."""
         return self.determinants.get(referential_name, {}).get(code, fallback)
+
+    def item(self, referential_name: str, code: str, fallback: str) -> str:
+        """The French label of a referential's item, else `fallback`."""
+        return self.items.get(referential_name, {}).get(code, fallback)
 
 
 # --- public API ---------------------------------------------------------------------------
@@ -246,6 +251,10 @@ def parse_labels(document: object) -> Labels:
         name: _labels_section(value, f"determinants {name!r}")
         for name, value in _mapping(root.get("determinants", {}), "determinants").items()
     }
+    items = {
+        name: _labels_section(value, f"items {name!r}")
+        for name, value in _mapping(root.get("items", {}), "items").items()
+    }
     return Labels(
         categories=_labels_section(root.get("categories", {}), "categories"),
         channels=_labels_section(root.get("channels", {}), "channels"),
@@ -254,6 +263,7 @@ def parse_labels(document: object) -> Labels:
         kpi_units=_labels_section(root.get("kpi_units", {}), "kpi_units"),
         families=_labels_section(root.get("families", {}), "families"),
         determinants=MappingProxyType(determinants),
+        items=MappingProxyType(items),
     )
 
 

@@ -107,10 +107,18 @@ class Verdict:
     announced: dict[str, Any]
     sha256: str | None
     reason: str = ""
+    other_template: bool = False
+    """Rendered with another template version than this build's: not rendered again."""
 
     @property
     def matches(self) -> bool:
         return self.sha256 is not None and self.sha256 == str(self.announced["sha256"])
+
+    @property
+    def status(self) -> str:
+        if self.other_template:
+            return "TEMPLATE"
+        return "MATCH" if self.matches else "MISMATCH"
 
 
 @dataclass
@@ -120,8 +128,12 @@ class Outcome:
     verdicts: list[Verdict]
 
     @property
+    def checked(self) -> list[Verdict]:
+        return [v for v in self.verdicts if not v.other_template]
+
+    @property
     def all_match(self) -> bool:
-        return bool(self.verdicts) and all(v.matches for v in self.verdicts)
+        return bool(self.checked) and all(v.matches for v in self.checked)
 
 
 async def replay_edition(settings: Settings, edition: int, workers: int = 2) -> Outcome:
@@ -145,8 +157,9 @@ async def replay_edition(settings: Settings, edition: int, workers: int = 2) -> 
                     Verdict(
                         announced,
                         None,
-                        f"rendered with template "
-                        f"{announced['template_version']}, this build has {TEMPLATE_VERSION}",
+                        f"rendered with template {announced['template_version']}, this build "
+                        f"has {TEMPLATE_VERSION}: check it with that build",
+                        other_template=True,
                     )
                 )
                 continue
@@ -218,18 +231,20 @@ def report(outcome: Outcome, out: TextIO) -> None:
             f"{a['kind']:<9} {a['registration_id'] or '-':<36} fingerprint {a['fingerprint'][:12]}"
         )
         if verdict.sha256 is None:
-            print(f"MISMATCH  {what}  ({verdict.reason})", file=out)
+            detail = verdict.reason
         elif verdict.matches:
-            print(f"MATCH     {what}  sha256 {verdict.sha256[:16]}", file=out)
+            detail = f"sha256 {verdict.sha256[:16]}"
         else:
-            print(
-                f"MISMATCH  {what}  announced {a['sha256'][:16]}, rendered {verdict.sha256[:16]}",
-                file=out,
-            )
-    matched = sum(1 for v in outcome.verdicts if v.matches)
+            detail = f"announced {a['sha256'][:16]}, rendered {verdict.sha256[:16]}"
+        print(f"{verdict.status:<9} {what}  {detail}", file=out)
+    checked = outcome.checked
+    matched = sum(1 for v in checked if v.matches)
+    others = len(outcome.verdicts) - len(checked)
     print(
-        f"edition {outcome.edition}: {matched} of {len(outcome.verdicts)} reports MATCH "
-        f"({outcome.events} events read)",
+        f"edition {outcome.edition}: {matched} of {len(checked)} reports of template "
+        f"{TEMPLATE_VERSION} MATCH"
+        + (f"; {others} of other template versions not rendered again" if others else "")
+        + f" ({outcome.events} events read)",
         file=out,
     )
 

@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 
 from baro_chassis.settings import Settings
 from baro_chassis.testing import Tokens, eventually, publish_events, read_stream
+from baro_contracts.reporting_v1 import ReportRendered
 from baro_reporting.replay import replay_edition
 from reporting_builders import canonical, publish_edition, small_edition
 
@@ -81,6 +82,15 @@ def test_a_publication_makes_every_report_once_stored_announced_and_replayable(
     outcome = asyncio.run(replay_edition(reporting_settings, 2027, workers=1))
     assert len(outcome.verdicts) == 5
     assert outcome.all_match, [v for v in outcome.verdicts if not v.matches]
+
+    # An announcement whose bytes the streams' facts do not give is found out.
+    forged = ReportRendered.model_validate(
+        {**announced[0], "event_id": "reporting:999999", "sha256": "0" * 64}
+    )
+    asyncio.run(publish_events(nats_url, [forged]))
+    outcome = asyncio.run(replay_edition(reporting_settings, 2027, workers=1))
+    assert [v.status for v in outcome.verdicts].count("MISMATCH") == 1
+    assert not outcome.all_match
 
 
 def test_a_document_that_does_not_match_its_fingerprint_makes_no_report(

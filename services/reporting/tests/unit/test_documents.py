@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from baro_reporting import history
 from baro_reporting.documents import canonical_bytes, free_input, paid_input, synthesis_input
 from baro_reporting.facts import Editorial
 from reporting_builders import context_of, facts_of, small_edition
@@ -79,7 +80,12 @@ def test_the_paid_report_ranks_compares_and_names_strengths_by_the_fixed_rule() 
     assert all(s["gap_display"].startswith("+") for s in paid["strengths"])
     assert all(i["gap_display"].startswith("\u2212") for i in paid["improvements"])
     assert len(paid["items"]) == 9
-    assert paid["items"][0]["label"].startswith("Item ")
+    # French labels where the default referential's item is known, its own label otherwise
+    labels = history.labels()
+    assert [i["label"] for i in paid["items"]] == [
+        labels.item("baro-default", i["code"], f"Item {i['code']}") for i in paid["items"]
+    ]
+    assert paid["items"][0]["label"] != f"Item {paid['items'][0]['code']}"
     assert paid["sites"] == [
         {
             "name": "Hôtel de ville",

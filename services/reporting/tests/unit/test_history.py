@@ -313,6 +313,24 @@ def test_default_referential_determinants_and_families_all_have_french_labels() 
         assert french.family(determinant["family"]) != determinant["family"], determinant
 
 
+def test_default_referential_items_all_have_french_labels() -> None:
+    pytest.importorskip("baro_audit_ingest")
+    text = (
+        resources.files("baro_audit_ingest")
+        .joinpath("data", "default_referential.json")
+        .read_text("utf-8")
+    )
+    referential = json.loads(text)
+    french = labels()
+    assert len(referential["items"]) == 133
+    for item in referential["items"]:
+        label = french.item(referential["name"], item["code"], fallback="")
+        assert label, item["code"]
+        assert label != item["label"], item["code"]
+    assert french.item("baro-default", "UNKNOWN", "fallback") == "fallback"
+    assert french.item("another-referential", "PHO-ACC-01", "Findable") == "Findable"
+
+
 def test_unknown_codes_fall_back_without_raising() -> None:
     french = labels()
     assert french.category("moon_base") == "moon_base"

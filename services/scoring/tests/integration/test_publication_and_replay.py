@@ -16,6 +16,8 @@ from fastapi.testclient import TestClient
 from baro_chassis.settings import Settings
 from baro_chassis.testing import Tokens, read_stream
 from baro_contracts.scoring_v1 import RESULTS_BUCKET, ResultsPublished, results_object_name
+from baro_scoring.documents import keep_published_documents
+from baro_scoring.projections import LIVE_SCHEMA, open_pool
 from baro_scoring.replay import Replayed, replay
 from scoring_builders import (
     HAND_ITEMS,
@@ -38,6 +40,17 @@ async def bucket_object(nats_url: str, name: str) -> bytes:
         found = await (await nc.jetstream().object_store(RESULTS_BUCKET)).get(name)
         return found.data or b""
     finally:
+        await nc.close()
+
+
+async def restore_documents(settings: Settings, nats_url: str, deleted: str) -> int:
+    nc = await nats.connect(nats_url)
+    pool = await open_pool(settings.database_url, LIVE_SCHEMA)
+    try:
+        await (await nc.jetstream().object_store(RESULTS_BUCKET)).delete(deleted)
+        return await keep_published_documents(pool, nc.jetstream())
+    finally:
+        await pool.close()
         await nc.close()
 
 
@@ -90,8 +103,12 @@ def test_publication_freezes_the_results_and_a_replay_reproduces_the_fingerprint
     assert event.fingerprint == body["fingerprint"]
     assert message.headers["Nats-Msg-Id"] == event.event_id
     # The document itself is in the results bucket, under its edition and fingerprint.
-    document = asyncio.run(bucket_object(nats_url, results_object_name(2027, event.fingerprint)))
+    name = results_object_name(2027, event.fingerprint)
+    document = asyncio.run(bucket_object(nats_url, name))
     assert hashlib.sha256(document).hexdigest() == event.fingerprint
+    # Lost from the bucket (a crash before the put, a bucket recreated): put back at start.
+    assert asyncio.run(restore_documents(scoring_settings, nats_url, name)) == 1
+    assert asyncio.run(bucket_object(nats_url, name)) == document
 
     again = client.post("/editions/2027/publish", headers=tokens.admin)
     assert again.status_code == 409
