@@ -438,6 +438,7 @@ def _structure_header(context: EditionContext, structure: dict[str, Any]) -> dic
         "name": structure["name"],
         "siret": registration.siret if registration else None,
         "kind": registration.kind if registration else None,
+        "kind_label": labels.kind(registration.kind) if registration else None,
         "category": structure["category"],
         "category_label": labels.category(structure["category"]),
         "department": registration.department if registration else None,

@@ -72,7 +72,7 @@ def result_rows(context: EditionContext) -> list[dict[str, Any]]:
             "registration_id": rid,
             "siret": registration.siret if registration else None,
             "name": s["name"],
-            "kind": registration.kind if registration else None,
+            "kind": labels.kind(registration.kind) if registration else None,
             "category": labels.category(s["category"]),
             "department": registration.department if registration else None,
             "population": registration.population if registration else None,

@@ -89,6 +89,7 @@ class Labels:
     """French display labels; every lookup falls back (to the code) instead of raising."""
 
     categories: Mapping[str, str]
+    kinds: Mapping[str, str]
     channels: Mapping[str, str]
     steps: Mapping[str, str]
     kpis: Mapping[str, str]
@@ -99,6 +100,10 @@ class Labels:
 
     def category(self, code: str) -> str:
         return self.categories.get(code, code)
+
+    def kind(self, code: str) -> str:
+        """A structure kind (registration's `kind`: commune, tourist_office…)."""
+        return self.kinds.get(code, code)
 
     def channel(self, code: str) -> str:
         return self.channels.get(code, code)
@@ -257,6 +262,7 @@ def parse_labels(document: object) -> Labels:
     }
     return Labels(
         categories=_labels_section(root.get("categories", {}), "categories"),
+        kinds=_labels_section(root.get("kinds", {}), "kinds"),
         channels=_labels_section(root.get("channels", {}), "channels"),
         steps=_labels_section(root.get("steps", {}), "steps"),
         kpis=_labels_section(root.get("kpis", {}), "kpis"),

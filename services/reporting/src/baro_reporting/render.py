@@ -23,8 +23,8 @@ from baro_reporting.documents import canonical_bytes
 # Bump whenever a template, a data file the documents are made with (history, labels) or the
 # renderer changes (test_templates_are_those_of_the_template_version says when): a report is
 # identified by it, and a published report's bytes never change.
-TEMPLATE_VERSION = "2026.3"
-TEMPLATES_DIGEST = "370ab0a22995c47fed504d9cbe45af5e1d06dc095bcb0efb12606690e2522e38"
+TEMPLATE_VERSION = "2026.4"
+TEMPLATES_DIGEST = "491c23b6af3fbfcf53d6c04559852b2f92fbf9a94f3aa233cbbd7abdb42d3e02"
 
 ATTACHMENT = "donnees.json"
 

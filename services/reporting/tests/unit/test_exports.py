@@ -35,6 +35,7 @@ def test_the_results_csv_opens_in_french_excel_as_it_is() -> None:
     assert values["Score Téléphone"] == "90"
     assert values["Rang dans la catégorie"] == "2"
     assert values["Lauréate"] == "non"
+    assert values["Type"] == "Commune"
     venissieux = dict(zip(header, next(r for r in body if r[4] == "Vénissieux"), strict=True))
     assert venissieux["Rang dans la catégorie"] == ""  # incomplete: not ranked
     email = dict(zip(header, next(r for r in body if r[4] == "Bron"), strict=True))
