@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -35,6 +35,22 @@ class ApiError(Exception):
     def body(self) -> dict[str, Any]:
         errors = [{"field": self.field, "reason": self.message}] if self.field else []
         return {"error": self.code, "message": self.message, "errors": errors}
+
+
+def install_refusals(
+    app: FastAPI, base: type[Exception], statuses: Mapping[type[Exception], tuple[int, str]]
+) -> None:
+    """Answer a service's domain refusal (`base` or a subclass, with `message` and `field`)
+    in the one JSON shape: the status and code its class is given in `statuses`, else 400
+    "refused"."""
+
+    @app.exception_handler(base)
+    async def refused(_: Request, exc: Exception) -> JSONResponse:
+        status, code = statuses.get(type(exc), (400, "refused"))
+        error = ApiError(
+            status, code, getattr(exc, "message", str(exc)), field=getattr(exc, "field", None)
+        )
+        return JSONResponse(error.body(), status_code=error.status)
 
 
 def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:

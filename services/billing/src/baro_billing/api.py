@@ -27,7 +27,7 @@ from baro_billing.schemas import (
     QuoteSummary,
 )
 from baro_chassis.auth import Principal, Role, ensure_registration, require
-from baro_chassis.errors import ApiError
+from baro_chassis.errors import install_refusals
 from baro_contracts.billing_v1 import Buyer
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -48,16 +48,15 @@ App = Annotated[BillingApplication, Depends(application)]
 
 
 def install_domain_errors(app: FastAPI) -> None:
-    statuses = {InvalidInput: 422, Conflict: 409, NotFound: 404}
-    codes = {InvalidInput: "invalid_request", Conflict: "conflict", NotFound: "not_found"}
-
-    @app.exception_handler(BillingError)
-    async def refused(_: Request, exc: BillingError) -> JSONResponse:
-        kind = type(exc)
-        error = ApiError(
-            statuses.get(kind, 400), codes.get(kind, "refused"), exc.message, field=exc.field
-        )
-        return JSONResponse(error.body(), status_code=error.status)
+    install_refusals(
+        app,
+        BillingError,
+        {
+            InvalidInput: (422, "invalid_request"),
+            Conflict: (409, "conflict"),
+            NotFound: (404, "not_found"),
+        },
+    )
 
 
 @router.get("/editions/{year}/price-list", response_model=PriceListOut, tags=["price lists"])

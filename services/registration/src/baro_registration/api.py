@@ -8,10 +8,9 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
 
 from baro_chassis.auth import Principal, Role, ensure_registration, issue_token, require
-from baro_chassis.errors import ApiError
+from baro_chassis.errors import install_refusals
 from baro_contracts.registration_v1 import Category, RegistrationStatus
 from baro_registration.application import RegistrationApplication
 from baro_registration.domain import (
@@ -54,20 +53,15 @@ App = Annotated[RegistrationApplication, Depends(application)]
 
 
 def install_domain_errors(app: FastAPI) -> None:
-    statuses = {InvalidRegistration: 422, RegistrationConflict: 409, NotFound: 404}
-    codes = {
-        InvalidRegistration: "invalid_request",
-        RegistrationConflict: "conflict",
-        NotFound: "not_found",
-    }
-
-    @app.exception_handler(RegistrationError)
-    async def refused(_: Request, exc: RegistrationError) -> JSONResponse:
-        kind = type(exc)
-        error = ApiError(
-            statuses.get(kind, 400), codes.get(kind, "refused"), exc.message, field=exc.field
-        )
-        return JSONResponse(error.body(), status_code=error.status)
+    install_refusals(
+        app,
+        RegistrationError,
+        {
+            InvalidRegistration: (422, "invalid_request"),
+            RegistrationConflict: (409, "conflict"),
+            NotFound: (404, "not_found"),
+        },
+    )
 
 
 @router.post("/editions", status_code=201, response_model=EditionOut, tags=["editions"])

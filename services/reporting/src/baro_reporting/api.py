@@ -13,22 +13,21 @@ from uuid import UUID
 import asyncpg
 from fastapi import APIRouter, Depends, FastAPI, Path, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
 
 from baro_chassis.auth import Principal, Role, ensure_registration, require
-from baro_chassis.errors import ApiError
+from baro_chassis.errors import install_refusals
 from baro_reporting import store
 from baro_reporting.application import ReportingApplication
 from baro_reporting.autobuild import AutoBuild
 from baro_reporting.building import (
     SYNTHESIS,
     Wanted,
-    build_edition,
     current_publication,
     edition_context,
+    render_missing,
     wanted_reports,
 )
-from baro_reporting.documents import synthesis_input
+from baro_reporting.documents import EditionContext, synthesis_input
 from baro_reporting.domain import Conflict, InvalidInput, NotFound, ReportingError
 from baro_reporting.editorial import checked_content
 from baro_reporting.exports import open_data_csv, results_csv, results_xlsx
@@ -70,16 +69,15 @@ Pool = Annotated[asyncpg.Pool, Depends(database)]
 
 
 def install_domain_errors(app: FastAPI) -> None:
-    statuses = {InvalidInput: 422, Conflict: 409, NotFound: 404}
-    codes = {InvalidInput: "invalid_request", Conflict: "conflict", NotFound: "not_found"}
-
-    @app.exception_handler(ReportingError)
-    async def refused(_: Request, exc: ReportingError) -> JSONResponse:
-        kind = type(exc)
-        error = ApiError(
-            statuses.get(kind, 400), codes.get(kind, "refused"), exc.message, field=exc.field
-        )
-        return JSONResponse(error.body(), status_code=error.status)
+    install_refusals(
+        app,
+        ReportingError,
+        {
+            InvalidInput: (422, "invalid_request"),
+            Conflict: (409, "conflict"),
+            NotFound: (404, "not_found"),
+        },
+    )
 
 
 def _report_out(row: asyncpg.Record, current_fingerprint: str | None) -> ReportOut:
@@ -114,19 +112,32 @@ def _pdf(content: bytes, row: asyncpg.Record, name: str) -> Response:
 
 
 async def _report(
-    request: Request, pool: asyncpg.Pool, app: ReportingApplication, edition: int, want: Wanted
+    request: Request,
+    pool: asyncpg.Pool,
+    app: ReportingApplication,
+    context: EditionContext,
+    want: Wanted,
 ) -> asyncpg.Record:
     """The current publication's report `want`, rendered now if no build has made it yet."""
-    context = await edition_context(pool, app, edition)
     identity = want.report_id(context.publication.fingerprint)
     async with pool.acquire() as conn:
         row = await store.report_row(conn, identity)
     if row is None:
-        await build_edition(pool, app, edition, executor=request.app.state.executor, only=[want])
+        executor = request.app.state.executor
+        await render_missing(pool, app, context, [want], executor=executor)
         async with pool.acquire() as conn:
             row = await store.report_row(conn, identity)
     assert row is not None
     return row
+
+
+async def _rendered_count(pool: asyncpg.Pool, context: EditionContext) -> tuple[int, int]:
+    """How many reports the current publication calls for, and how many are stored."""
+    async with pool.acquire() as conn:
+        ids = await store.report_ids(conn, context.edition)
+    wanted = wanted_reports(context.facts)
+    fingerprint = context.publication.fingerprint
+    return len(wanted), sum(1 for w in wanted if w.report_id(fingerprint) in ids)
 
 
 async def _file(pool: asyncpg.Pool, row: asyncpg.Record) -> bytes:
@@ -143,9 +154,8 @@ async def get_publication(year: Year, pool: Pool, app: App) -> PublicationOut:
     context = await edition_context(pool, app, year)
     publication = context.publication
     async with pool.acquire() as conn:
-        history = await store.publication_history(conn, year)
-        ids = await store.report_ids(conn, year)
-    wanted = wanted_reports(context.facts)
+        received = await store.publications(conn)
+    wanted, rendered = await _rendered_count(pool, context)
     return PublicationOut(
         edition=year,
         fingerprint=publication.fingerprint,
@@ -154,12 +164,12 @@ async def get_publication(year: Year, pool: Pool, app: App) -> PublicationOut:
         published_by=publication.published_by,
         included_through=publication.included_through,
         superseded=[
-            SupersededOut(fingerprint=h["fingerprint"], published_at=h["published_at"])
-            for h in history
-            if h["position"] != publication.position
+            SupersededOut(fingerprint=p.fingerprint, published_at=p.published_at)
+            for p in received
+            if p.edition == year and p.position < publication.position
         ],
-        reports_wanted=len(wanted),
-        reports_rendered=sum(1 for w in wanted if w.report_id(publication.fingerprint) in ids),
+        reports_wanted=wanted,
+        reports_rendered=rendered,
     )
 
 
@@ -167,8 +177,9 @@ async def get_publication(year: Year, pool: Pool, app: App) -> PublicationOut:
 async def synthesis_pdf(year: Year, request: Request, pool: Pool, app: App) -> Response:
     """The national synthesis (public once the edition is published), with the latest
     editorial version."""
-    editorial = await run_in_threadpool(app.editorial, year)
-    row = await _report(request, pool, app, year, Wanted(SYNTHESIS, None, editorial.version))
+    context = await edition_context(pool, app, year)
+    want = Wanted(SYNTHESIS, None, context.facts.editorial.version)
+    row = await _report(request, pool, app, context, want)
     return _pdf(await _file(pool, row), row, f"barometre-{year}-synthese")
 
 
@@ -200,8 +211,8 @@ async def structure_report_pdf(
     """The structure's report of the current publication: the detailed one for a paying
     structure, the one-page result for a free one. Its own token, or staff."""
     ensure_registration(principal, registration_id, *STAFF)
-    want = await _structure_wanted(pool, app, year, registration_id)
-    row = await _report(request, pool, app, year, want)
+    context = await edition_context(pool, app, year)
+    row = await _report(request, pool, app, context, _structure_wanted(context, registration_id))
     return _pdf(await _file(pool, row), row, f"barometre-{year}-{registration_id}")
 
 
@@ -220,19 +231,16 @@ async def structure_report(
 ) -> ReportOut:
     """What the structure's report is: kind, fingerprint, SHA-256 of its file, pages."""
     ensure_registration(principal, registration_id, *STAFF)
-    want = await _structure_wanted(pool, app, year, registration_id)
-    row = await _report(request, pool, app, year, want)
+    context = await edition_context(pool, app, year)
+    row = await _report(request, pool, app, context, _structure_wanted(context, registration_id))
     return _report_out(row, row["fingerprint"])
 
 
-async def _structure_wanted(
-    pool: asyncpg.Pool, app: ReportingApplication, year: int, registration_id: UUID
-) -> Wanted:
-    context = await edition_context(pool, app, year)
+def _structure_wanted(context: EditionContext, registration_id: UUID) -> Wanted:
     structure = context.structures.get(str(registration_id))
     if structure is None:
         raise NotFound(
-            f"registration {registration_id} has no published results in edition {year}",
+            f"registration {registration_id} has no published results in edition {context.edition}",
             "registration_id",
         )
     kind = "paid" if structure["participation"] == "paid" else "free"
@@ -270,18 +278,15 @@ async def build_reports(year: Year, _: Admin, request: Request, pool: Pool, app:
     """Render the edition's missing reports in the background (publication does it by
     itself; this is for after a template change, say)."""
     context = await edition_context(pool, app, year)
-    async with pool.acquire() as conn:
-        ids = await store.report_ids(conn, year)
-    wanted = wanted_reports(context.facts)
-    done = sum(1 for w in wanted if w.report_id(context.publication.fingerprint) in ids)
+    wanted, done = await _rendered_count(pool, context)
     autobuild: AutoBuild = request.app.state.autobuild
     autobuild.wake(year)
     return BuildOut(
         edition=year,
         fingerprint=context.publication.fingerprint,
-        reports_wanted=len(wanted),
+        reports_wanted=wanted,
         reports_rendered=done,
-        message=f"{len(wanted) - done} reports to render; follow GET /editions/{year}/publication",
+        message=f"{wanted - done} reports to render; follow GET /editions/{year}/publication",
     )
 
 
@@ -306,8 +311,8 @@ async def open_data(year: Year, pool: Pool, app: App) -> Response:
     return _download(open_data_csv(context), CSV, f"barometre-{year}-national.csv", context)
 
 
-def _download(content: bytes, media_type: str, name: str, context: object) -> Response:
-    fingerprint = getattr(context, "publication").fingerprint  # noqa: B009
+def _download(content: bytes, media_type: str, name: str, context: EditionContext) -> Response:
+    fingerprint = context.publication.fingerprint
     return Response(
         content,
         media_type=media_type,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -168,12 +168,34 @@ async def build_edition(
     executor: Executor | None = None,
     progress: Callable[[int], None] | None = None,
     on_total: Callable[[int], None] | None = None,
-    only: Iterable[Wanted] | None = None,
 ) -> BuildOutcome:
     """Render what the edition's current publication calls for and is not stored yet."""
     context = await edition_context(pool, application, edition)
+    return await render_missing(
+        pool,
+        application,
+        context,
+        wanted_reports(context.facts),
+        executor=executor,
+        progress=progress,
+        on_total=on_total,
+    )
+
+
+async def render_missing(
+    pool: asyncpg.Pool,
+    application: ReportingApplication,
+    context: EditionContext,
+    wanted: list[Wanted],
+    *,
+    executor: Executor | None = None,
+    progress: Callable[[int], None] | None = None,
+    on_total: Callable[[int], None] | None = None,
+) -> BuildOutcome:
+    """Render, store and record those of `wanted` (reports of `context`'s publication) that
+    are not stored yet; record those stored but not recorded."""
     publication = context.publication
-    wanted = list(only) if only is not None else wanted_reports(context.facts)
+    edition = publication.edition
     async with pool.acquire() as conn:
         existing = await store.report_ids(conn, edition)
     outcome = BuildOutcome(edition, publication.fingerprint, len(wanted))

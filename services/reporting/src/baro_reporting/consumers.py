@@ -23,6 +23,7 @@ from typing import Any
 import asyncpg
 from faststream.nats import NatsBroker
 from nats.aio.client import Client
+from nats.js import JetStreamContext
 from nats.js.errors import BucketNotFoundError, NotFoundError, ObjectNotFoundError
 
 from baro_chassis.consumers import start_in_order_consumer
@@ -69,24 +70,25 @@ async def referentials_caught_up(nc: Client) -> bool:
     return not info.num_pending and not info.num_ack_pending
 
 
-async def fetch_document(nc: Client, event: scoring_v1.ResultsPublished) -> str:
-    """The published document, checked against the event's fingerprint."""
-    name = results_object_name(event.edition, event.fingerprint)
+async def fetch_document(js: JetStreamContext, edition: int, fingerprint: str, method: str) -> str:
+    """The published document of `edition` from scoring's bucket, checked against its
+    fingerprint: NotYet while it is not there, Refused when it does not match."""
+    name = results_object_name(edition, fingerprint)
     try:
-        bucket = await nc.jetstream().object_store(RESULTS_BUCKET)
+        bucket = await js.object_store(RESULTS_BUCKET)
         found = await bucket.get(name)
     except (BucketNotFoundError, ObjectNotFoundError):
         raise NotYet(f"the results document {name} is not in {RESULTS_BUCKET} yet") from None
     data = found.data or b""
     digest = hashlib.sha256(data).hexdigest()
-    if digest != event.fingerprint:
+    if digest != fingerprint:
         raise Refused(
             f"the document {RESULTS_BUCKET}/{name} has SHA-256 {digest}, not the published "
-            f"fingerprint {event.fingerprint}: no report is made from it"
+            f"fingerprint {fingerprint}: no report is made from it"
         )
     document = json.loads(data)
-    if document.get("edition") != event.edition or document.get("method") != event.method:
-        raise Refused(f"the document {name} is not edition {event.edition}'s {event.method}")
+    if document.get("edition") != edition or document.get("method") != method:
+        raise Refused(f"the document {name} is not edition {edition}'s {method}")
     return data.decode()
 
 
@@ -104,7 +106,7 @@ async def apply_publication(
         raise NotYet(f"registration's events up to {through} are not all here (at {have})")
     if not await referentials_caught_up(nc):
         raise NotYet("the referential consumer has not caught up with audit-ingest yet")
-    document = await fetch_document(nc, event)
+    document = await fetch_document(nc.jetstream(), event.edition, event.fingerprint, event.method)
     async with pool.acquire() as conn:
         kept = await store.keep_publication(
             conn,

@@ -9,7 +9,6 @@ decimal); the templates only lay them out. Each figure of another edition says w
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from decimal import Decimal
@@ -35,10 +34,6 @@ CAMPAIGN_MONTHS = 2
 def canonical_bytes(document: dict[str, Any]) -> bytes:
     """The input as it is embedded and hashed: sorted keys, no spaces, UTF-8."""
     return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def input_sha256(document: dict[str, Any]) -> str:
-    return hashlib.sha256(canonical_bytes(document)).hexdigest()
 
 
 def _text(value: Decimal | None) -> str | None:

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import json
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, TextIO
 
@@ -23,7 +22,6 @@ from nats.js import JetStreamContext
 
 from baro_chassis.nats import connect
 from baro_chassis.settings import Settings
-from baro_contracts.scoring_v1 import RESULTS_BUCKET, results_object_name
 from baro_contracts.streams import (
     AUDIT_STREAM,
     REGISTRATION_STREAM,
@@ -31,6 +29,7 @@ from baro_contracts.streams import (
     SCORING_STREAM,
 )
 from baro_reporting.building import SYNTHESIS, Wanted, input_document, render_executor
+from baro_reporting.consumers import fetch_document
 from baro_reporting.documents import EditionContext
 from baro_reporting.facts import (
     KEPT_REGISTRATION_EVENTS,
@@ -94,12 +93,11 @@ async def read_streams(js: JetStreamContext, edition: int) -> StreamFacts:
 
 
 async def with_checked_document(js: JetStreamContext, publication: Publication) -> Publication:
-    bucket = await js.object_store(RESULTS_BUCKET)
-    found = await bucket.get(results_object_name(publication.edition, publication.fingerprint))
-    data = found.data or b""
-    if hashlib.sha256(data).hexdigest() != publication.fingerprint:
-        raise ValueError(f"edition {publication.edition}'s document does not match its fingerprint")
-    return Publication(**{**publication.__dict__, "document": json.loads(data)})
+    """The publication with its document, fetched and checked as the live consumer does."""
+    text = await fetch_document(
+        js, publication.edition, publication.fingerprint, publication.method
+    )
+    return replace(publication, document=json.loads(text))
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeAlias
 from uuid import UUID
 
@@ -158,15 +157,6 @@ PUBLICATION_COLUMNS = (
 )
 
 
-async def publication_history(conn: Connection, edition: int) -> list[dict[str, Any]]:
-    rows = await conn.fetch(
-        f"SELECT {PUBLICATION_COLUMNS} FROM publications "  # noqa: S608
-        "WHERE edition = $1 ORDER BY position",
-        edition,
-    )
-    return [dict(row) | {"included_through": json.loads(row["included_through"])} for row in rows]
-
-
 async def publications(conn: Connection) -> list[Publication]:
     """Every publication received, without its document (`with_document` loads it)."""
     rows = await conn.fetch(
@@ -244,7 +234,3 @@ async def reports_of(conn: Connection, edition: int) -> list[asyncpg.Record]:
         "ORDER BY kind, registration_id NULLS FIRST, fingerprint, editorial_version",
         edition,
     )
-
-
-def published_at_of(value: str) -> datetime:
-    return datetime.fromisoformat(value)
