@@ -48,6 +48,30 @@ def test_editorial_content_is_versioned_and_checked(
     assert "Villeurbanne" in stranger.json()["message"]
 
     bron = edition.structures[2].registration_id
+    twice = reporting.put(
+        "/editions/2027/editorial",
+        headers=tokens.admin,
+        json={"content": {"laureates": [{"registration_id": bron}, {"registration_id": bron}]}},
+    )
+    assert twice.status_code == 422
+    assert "laureates named more than once" in twice.json()["message"]
+    figure = {
+        "code": "email_answered",
+        "label": "Courriels",
+        "public": "60",
+        "private": "80",
+        "source": "Étude X",
+    }
+    same_code = reporting.put(
+        "/editions/2027/editorial",
+        headers=tokens.admin,
+        json={"content": {"references": [figure, figure]}},
+    )
+    assert same_code.status_code == 422
+    assert "same code: email_answered" in same_code.json()["message"]
+    # Nothing refused was kept.
+    assert reporting.get("/editions/2027/editorial", headers=tokens.admin).json()["version"] == 0
+
     content = {
         "laureates": [{"registration_id": bron, "mention": "numérique"}],
         "initiatives": [INITIATIVE],
@@ -66,6 +90,9 @@ def test_editorial_content_is_versioned_and_checked(
     )
     assert stale.status_code == 409
     assert "version 1" in stale.json()["message"]
+    kept = reporting.get("/editions/2027/editorial", headers=tokens.admin).json()
+    assert kept["version"] == 1
+    assert kept["content"]["initiatives"][0]["title"] == INITIATIVE["title"]
     second = reporting.put(
         "/editions/2027/editorial", headers=tokens.admin, json={"content": {"initiatives": []}}
     )
