@@ -133,10 +133,16 @@ class RegistrationApplication(TracedApplication):
         """The registration `earlier_id` if it was made by the same declaration (contacts
         included) as `candidate`, else the conflict."""
         first: Registration = self.repository.get(earlier_id, version=1)
-        same = first.declaration() == candidate.declaration()
-        if same and self.contacts.as_first_recorded(first) == contacts:
+        first_contacts = self.contacts.as_first_recorded(first)
+        if first.declaration() == candidate.declaration() and first_contacts == contacts:
             registration: Registration = self.repository.get(earlier_id)
             return registration
+        if first_contacts is None:
+            raise RegistrationConflict(
+                f"SIRET {candidate.siret} is already registered for edition {candidate.year} "
+                "and its contacts were erased since: read it, or give it new contacts",
+                "siret",
+            )
         raise RegistrationConflict(
             f"SIRET {candidate.siret} is already registered for edition {candidate.year} "
             "with other details: read it, or correct its contacts or add sites to it",

@@ -101,6 +101,17 @@ def test_a_registration_retried_after_its_contacts_were_corrected_is_still_the_s
     assert again.json()["registration_id"] == first["registration_id"]
 
 
+def test_registering_again_after_the_contacts_were_erased_is_409_saying_so(
+    client: TestClient, tokens: Tokens, edition: dict[str, Any]
+) -> None:
+    body = registration_body(1)
+    rid = register(client, tokens, body).json()["registration_id"]
+    url = f"/editions/2027/registrations/{rid}/contacts"
+    assert client.delete(url, headers=tokens.admin).status_code == 200
+    refused = assert_refused(register(client, tokens, body), 409, "siret")
+    assert "erased" in refused["message"]
+
+
 @pytest.mark.parametrize(
     "change",
     [
