@@ -13,7 +13,10 @@ from baro_chassis.auth import Principal, Role, ensure_registration, issue_token,
 from baro_chassis.errors import install_refusals
 from baro_contracts.registration_v1 import Category, RegistrationStatus
 from baro_registration.application import RegistrationApplication
+from baro_registration.contact_access import Actor, Audience
+from baro_registration.contacts import ContactsRecord
 from baro_registration.domain import (
+    ContactsErased,
     InvalidRegistration,
     NotFound,
     RegistrationConflict,
@@ -52,6 +55,18 @@ async def application(request: Request) -> RegistrationApplication:
 App = Annotated[RegistrationApplication, Depends(application)]
 
 
+def contact_actor(principal: Principal) -> Actor:
+    """Who the caller is for the access log, and what of the contacts they may see."""
+    if Role.ADMIN in principal.roles:
+        return Actor(Role.ADMIN.value, principal.subject, Audience.EVERYTHING)
+    if principal.registration_id is not None:
+        return Actor("structure", principal.subject, Audience.EVERYTHING)
+    if Role.FINANCE in principal.roles:
+        return Actor(Role.FINANCE.value, principal.subject, Audience.INVOICING)
+    role = min((r.value for r in principal.roles), default="none")
+    return Actor(role, principal.subject, Audience.NOTHING)
+
+
 def install_domain_errors(app: FastAPI) -> None:
     install_refusals(
         app,
@@ -60,6 +75,7 @@ def install_domain_errors(app: FastAPI) -> None:
             InvalidRegistration: (422, "invalid_request"),
             RegistrationConflict: (409, "conflict"),
             NotFound: (404, "not_found"),
+            ContactsErased: (410, "gone"),
         },
     )
 
@@ -94,14 +110,21 @@ async def close_edition(year: int, _: Admin, app: App) -> ClosedOut:
 async def register(
     year: int, body: RegistrationIn, _: Registrar, app: App, request: Request, response: Response
 ) -> RegisteredOut:
-    registration = await run_in_threadpool(lambda: app.register(year, **body.domain_fields()))
+    """Register a structure. Sending the same registration again (a retry) answers 201 with
+    the registration it made; another one for the same SIRET and edition is 409. The answer
+    echoes the contacts sent."""
+    fields = body.domain_fields()
+    registration = await run_in_threadpool(lambda: app.register(year, **fields))
     response.headers["Location"] = f"/editions/{year}/registrations/{registration.id}"
     token = issue_token(
         request.app.state.settings.jwt_secret,
         registration_id=registration.id,
         ttl=STRUCTURE_TOKEN_TTL,
     )
-    return RegisteredOut(**RegistrationOut.of(registration).model_dump(), structure_token=token)
+    sent = ContactsRecord(fields["contacts"])
+    return RegisteredOut(
+        **RegistrationOut.of(registration, sent).model_dump(), structure_token=token
+    )
 
 
 @router.get(
@@ -114,6 +137,7 @@ async def list_registrations(
     category: Annotated[Category | None, Query()] = None,
     status: Annotated[RegistrationStatus | None, Query()] = None,
 ) -> list[RegistrationOut]:
+    """The edition's registrations, without their contacts (read one registration for them)."""
     registrations = await run_in_threadpool(app.registrations, year)
     return [
         RegistrationOut.of(r)
@@ -131,8 +155,15 @@ async def list_registrations(
 async def get_registration(
     year: int, registration_id: UUID, principal: Reader, app: App
 ) -> RegistrationOut:
+    """One registration, with its contacts as the caller's role may see them (logged)."""
     ensure_registration(principal, registration_id, Role.ADMIN, Role.FINANCE)
-    return RegistrationOut.of(await run_in_threadpool(app.registration, year, registration_id))
+    actor = contact_actor(principal)
+
+    def read() -> RegistrationOut:
+        registration = app.registration(year, registration_id)
+        return RegistrationOut.of(registration, app.contacts.shown_to(registration, actor))
+
+    return await run_in_threadpool(read)
 
 
 @router.post(

@@ -6,17 +6,26 @@ import threading
 from collections import defaultdict
 from datetime import date
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
-from baro_chassis.eventstore import TracedApplication, retry_on_conflict
+from baro_chassis.eventstore import Contention, TracedApplication, retry_on_conflict
 from baro_chassis.service import Clock, utc_now
 from baro_contracts.registration_v1 import Participation
+from baro_registration.contact_access_log import (
+    ContactAccessLog,
+    InMemoryContactAccessLog,
+    PostgresContactAccessLog,
+)
+from baro_registration.contact_keys import ContactKeys, InMemoryContactKeys, PostgresContactKeys
+from baro_registration.contact_sealing import Sealer, new_data_key
+from baro_registration.contacts import RegistrationContacts
 from baro_registration.domain import (
     Edition,
     FreePlaceCandidate,
     NotFound,
     Registration,
     RegistrationConflict,
+    RegistrationError,
     Structure,
 )
 
@@ -30,6 +39,15 @@ class RegistrationApplication(TracedApplication):
         super().__init__(env=env)
         self.clock = clock
         self._edition_locks: defaultdict[int, threading.Lock] = defaultdict(threading.Lock)
+        self.contact_keys: ContactKeys = InMemoryContactKeys()
+        self.contact_log: ContactAccessLog = InMemoryContactAccessLog()
+        if self._datastore is not None:
+            keys = PostgresContactKeys(self._datastore)
+            log = PostgresContactAccessLog(self._datastore)
+            keys.create_table()
+            log.create_table()
+            self.contact_keys, self.contact_log = keys, log
+        self.contacts = RegistrationContacts(self, self.contact_keys, self.contact_log)
 
     def _edition_lock(self, year: int) -> threading.Lock:
         """Serialises this process's writes to one edition, so they do not race each other;
@@ -47,8 +65,6 @@ class RegistrationApplication(TracedApplication):
         audit_window_end: date,
         free_places: int,
     ) -> Edition:
-        if self.find(Edition, Edition.create_id(year)) is not None:
-            raise RegistrationConflict(f"edition {year} already exists", "year")
         edition = Edition.open(
             year=year,
             registration_deadline=registration_deadline,
@@ -56,8 +72,15 @@ class RegistrationApplication(TracedApplication):
             audit_window_end=audit_window_end,
             free_places=free_places,
         )
-        self.save(edition)
-        return edition
+        existing: Edition | None = self.find(Edition, edition.id)
+        if existing is None:
+            self.save(edition)
+            return edition
+        if _edition_terms(existing) == _edition_terms(edition):
+            return existing  # a retry of the opening
+        raise RegistrationConflict(
+            f"edition {year} already exists with other dates or free places", "year"
+        )
 
     def edition(self, year: int) -> Edition:
         edition: Edition | None = self.find(Edition, Edition.create_id(year))
@@ -67,21 +90,64 @@ class RegistrationApplication(TracedApplication):
 
     # --- registrations ------------------------------------------------------------------
 
-    def register(self, year: int, **fields: Any) -> Registration:
+    def register(self, year: int, *, contacts: dict[str, Any], **fields: Any) -> Registration:
+        """Register a structure; the same declaration again (a retry) answers the registration
+        it made, a different one for the same SIRET and edition is a conflict."""
+        registration_id, key = uuid4(), new_data_key()
+
         def attempt() -> Registration:
             now = self.clock()
             edition = self.edition(year)
-            registration = Registration.register(year=year, registered_at=now, **fields)
-            edition.admit(registration.id, now)
+            registration = Registration.register(
+                registration_id=registration_id,
+                seal=Sealer(key, registration_id),
+                year=year,
+                registered_at=now,
+                contacts=contacts,
+                **fields,
+            )
             structure = self.find(Structure, Structure.create_id(registration.siret))
             if structure is None:
                 structure = Structure(siret=registration.siret)
+            elif (earlier := structure.registration_in(year)) is not None:
+                return self._same_registration(earlier, registration, contacts)
+            edition.admit(registration.id, now)
             structure.enrol(year, registration.id)
+            self.contact_keys.create(registration_id, key)
             self.save(edition, structure, registration)
             return registration
 
         with self._edition_lock(year):
-            return retry_on_conflict(attempt)
+            try:
+                registration = retry_on_conflict(attempt)
+            except (RegistrationError, Contention):
+                self.contact_keys.discard_unused(registration_id)  # nothing was saved
+                raise
+        if registration.id != registration_id:
+            self.contact_keys.discard_unused(registration_id)
+        return registration
+
+    def _same_registration(
+        self, earlier_id: UUID, candidate: Registration, contacts: dict[str, Any]
+    ) -> Registration:
+        """The registration `earlier_id` if it was made by the same declaration (contacts
+        included) as `candidate`, else the conflict."""
+        first: Registration = self.repository.get(earlier_id, version=1)
+        first_contacts = self.contacts.as_first_recorded(first)
+        if first.declaration() == candidate.declaration() and first_contacts == contacts:
+            registration: Registration = self.repository.get(earlier_id)
+            return registration
+        if first_contacts is None:
+            raise RegistrationConflict(
+                f"SIRET {candidate.siret} is already registered for edition {candidate.year} "
+                "and its contacts were erased since: read it, or give it new contacts",
+                "siret",
+            )
+        raise RegistrationConflict(
+            f"SIRET {candidate.siret} is already registered for edition {candidate.year} "
+            "with other details: read it, or correct its contacts or add sites to it",
+            "siret",
+        )
 
     def registration(self, year: int, registration_id: UUID) -> Registration:
         registration: Registration | None = self.find(Registration, registration_id)
@@ -97,8 +163,10 @@ class RegistrationApplication(TracedApplication):
 
     def add_site(self, year: int, registration_id: UUID, site: dict[str, Any]) -> dict[str, Any]:
         def attempt() -> dict[str, Any]:
-            self.edition(year).ensure_open(self.clock())
             registration = self.registration(year, registration_id)
+            if (same := registration.site_like(site)) is not None:
+                return same  # a retry of the addition
+            self.edition(year).ensure_open(self.clock())
             recorded = registration.add_site(site)
             self.save(registration)
             return recorded
@@ -108,6 +176,8 @@ class RegistrationApplication(TracedApplication):
     def sign_order_form(self, year: int, registration_id: UUID, signed_by: str) -> Registration:
         def attempt() -> Registration:
             registration = self.registration(year, registration_id)
+            if registration.signed_by(signed_by):
+                return registration  # a retry of the signature
             registration.sign_order_form(signed_by, self.clock())
             self.save(registration)
             return registration
@@ -119,6 +189,8 @@ class RegistrationApplication(TracedApplication):
     ) -> Registration:
         def attempt() -> Registration:
             registration = self.registration(year, registration_id)
+            if registration.switched_to_paid_with(options):
+                return registration  # a retry of the switch
             registration.switch_to_paid(options)
             self.save(registration)
             return registration
@@ -128,11 +200,15 @@ class RegistrationApplication(TracedApplication):
     # --- close and free places ----------------------------------------------------------
 
     def close_registration(self, year: int) -> tuple[Edition, list[Registration]]:
-        """Close the edition and decide every free registration; one atomic save."""
+        """Close the edition and decide every free registration; one atomic save. Closing a
+        closed edition answers its close (a retry: closing has nothing to differ in)."""
 
         def attempt() -> tuple[Edition, list[Registration]]:
             edition = self.edition(year)
             registrations = self.registrations(year)
+            if edition.closed_at is not None:
+                decided = [r for r in registrations if r.free_place is not None]
+                return edition, sorted(decided, key=lambda r: int((r.free_place or {})["rank"]))
             awaiting = [
                 r
                 for r in registrations
@@ -164,3 +240,12 @@ class RegistrationApplication(TracedApplication):
             if earlier is not None and earlier.in_panel:
                 return True
         return False
+
+
+def _edition_terms(edition: Edition) -> tuple[Any, ...]:
+    return (
+        edition.registration_deadline,
+        edition.audit_window_start,
+        edition.audit_window_end,
+        edition.free_places,
+    )

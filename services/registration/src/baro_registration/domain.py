@@ -7,6 +7,7 @@ so a refused command leaves an aggregate exactly as it was.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
@@ -23,6 +24,7 @@ from baro_contracts.registration_v1 import (
     RegistrationStatus,
     StructureKind,
 )
+from baro_registration.contact_sealing import is_sealed
 
 PARIS = ZoneInfo("Europe/Paris")
 NAMESPACE = UUID("5c0f7a4e-6d3b-4b8e-9a61-2f1c0e9d7b42")
@@ -49,6 +51,14 @@ class RegistrationConflict(RegistrationError):
 
 class NotFound(RegistrationError):
     """The edition or registration does not exist (404)."""
+
+
+class ContactsErased(RegistrationError):
+    """The registration's contacts were erased: they cannot be read or corrected (410)."""
+
+
+Seal = Callable[[dict[str, Any]], dict[str, Any]]
+"""Encrypts a registration's contacts for the event store (see contact_sealing)."""
 
 
 def _luhn_valid(digits: list[int]) -> bool:
@@ -253,6 +263,17 @@ def _check_options(participation: Participation, options: dict[str, bool]) -> No
             )
 
 
+def check_contacts(contacts: dict[str, Any]) -> None:
+    if not (contacts.get("referrer") or contacts.get("decision_maker")):
+        raise InvalidRegistration(
+            "give a referrer or a decision-maker (name, email, phone)", "contacts"
+        )
+
+
+def _without_site_id(site: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in site.items() if k != "site_id"}
+
+
 def _check_site(site: dict[str, Any], field: str) -> None:
     if not str(site.get("name", "")).strip():
         raise InvalidRegistration("a site needs a name", f"{field}.name")
@@ -267,6 +288,8 @@ class Registration(Aggregate):
     def register(
         cls,
         *,
+        registration_id: UUID,
+        seal: Seal,
         year: int,
         siret: str,
         name: str,
@@ -291,16 +314,15 @@ class Registration(Aggregate):
             )
         if population is not None and population < 0:
             raise InvalidRegistration("the population cannot be negative", "population")
-        if not (contacts.get("referrer") or contacts.get("decision_maker")):
-            raise InvalidRegistration(
-                "give a referrer or a decision-maker (name, email, phone)", "contacts"
-            )
+        check_contacts(contacts)
         if not sites:
             raise InvalidRegistration("list at least one site to audit", "sites")
         for index, site in enumerate(sites):
             _check_site(site, f"sites.{index}")
         _check_options(participation, options)
-        return cls(
+        return cls._create(
+            cls.Registered,  # type: ignore[attr-defined]
+            id=registration_id,
             year=year,
             siret=siret,
             name=name.strip(),
@@ -308,7 +330,7 @@ class Registration(Aggregate):
             category=category_of(kind, population).value,
             population=population,
             department=department,
-            contacts=contacts,
+            contacts=seal(contacts),
             sites=[{**site, "site_id": str(uuid4())} for site in sites],
             participation=participation.value,
             options=options,
@@ -341,7 +363,10 @@ class Registration(Aggregate):
         self.category = category
         self.population = population
         self.department = department
+        # Sealed (see contact_sealing); plain text in registrations recorded before that,
+        # which erasing the key cannot shred.
         self.contacts = contacts
+        self.contacts_recorded_in_plain_text = not is_sealed(contacts)
         self.sites = sites
         self.participation = participation
         self.options = options
@@ -358,6 +383,34 @@ class Registration(Aggregate):
     @property
     def in_panel(self) -> bool:
         return self.status == RegistrationStatus.IN_PANEL.value
+
+    def declaration(self) -> dict[str, Any]:
+        """What the structure declared when registering, but its contacts (sealed) and
+        what the service gave it (ids, time): two requests that declare the same are one."""
+        return {
+            "year": self.year,
+            "siret": self.siret,
+            "name": self.name,
+            "kind": self.kind,
+            "population": self.population,
+            "department": self.department,
+            "sites": [_without_site_id(site) for site in self.sites],
+            "participation": self.participation,
+            "options": self.options,
+            "certifications": self.certifications,
+        }
+
+    def correct_contacts(self, contacts: dict[str, Any], seal: Seal) -> None:
+        check_contacts(contacts)
+        self._contacts_corrected(contacts=seal(contacts))
+
+    @event("ContactsCorrected")
+    def _contacts_corrected(self, contacts: dict[str, Any]) -> None:
+        self.contacts = contacts
+
+    def site_like(self, site: dict[str, Any]) -> dict[str, Any] | None:
+        """The recorded site with exactly this content, if any (a retried addition)."""
+        return next((s for s in self.sites if _without_site_id(s) == site), None)
 
     def add_site(self, site: dict[str, Any]) -> dict[str, Any]:
         _check_site(site, "site")
@@ -391,6 +444,15 @@ class Registration(Aggregate):
             else RegistrationStatus.DECLINED.value
         )
 
+    def switched_to_paid_with(self, options: dict[str, bool] | None) -> bool:
+        """Whether this declined registration already switched to paid with these options."""
+        switched = (
+            self.free_place is not None
+            and self.free_place["outcome"] == FreePlaceOutcome.DECLINED.value
+            and self.participation == Participation.PAID.value
+        )
+        return switched and all(self.options.get(k) == v for k, v in (options or {}).items())
+
     def switch_to_paid(self, options: dict[str, bool] | None) -> None:
         if self.status != RegistrationStatus.DECLINED.value:
             raise RegistrationConflict(
@@ -404,6 +466,10 @@ class Registration(Aggregate):
         self.participation = Participation.PAID.value
         self.options = options
         self.status = RegistrationStatus.IN_PANEL.value
+
+    def signed_by(self, signed_by: str) -> bool:
+        """Whether the order form is already signed by this same person (a retry)."""
+        return self.order_form is not None and self.order_form["signed_by"] == signed_by.strip()
 
     def sign_order_form(self, signed_by: str, signed_at: datetime) -> None:
         if not signed_by.strip():

@@ -20,6 +20,7 @@ from baro_chassis.relay import Relay
 from baro_chassis.service import Clock, add_serve_and_relay, relay_for, run_relay_only, utc_now
 from baro_chassis.settings import Settings
 from baro_contracts.streams import REGISTRATION_STREAM
+from baro_registration import contact_routes
 from baro_registration.api import install_domain_errors, router
 from baro_registration.application import RegistrationApplication
 from baro_registration.translation import RegistrationTranslator
@@ -65,6 +66,7 @@ def create_app(
     )
     install_domain_errors(app)
     app.include_router(router)
+    app.include_router(contact_routes.router)
     return app
 
 

@@ -17,6 +17,8 @@ from baro_contracts.registration_v1 import (
     SiteKind,
     StructureKind,
 )
+from baro_registration.contact_access_log import AccessEntry, Action
+from baro_registration.contacts import ContactsRecord
 from baro_registration.domain import Edition, Registration, siret_problem
 
 
@@ -76,6 +78,64 @@ class ContactsIn(Body):
     referrer: ContactIn | None = None
     decision_maker: ContactIn | None = None
 
+    def domain_fields(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+class ContactOut(BaseModel):
+    name: str
+    email: str
+    phone: str | None = Field(
+        default=None, description="Absent for roles that do not need it (finance)"
+    )
+
+
+class ErasureOut(BaseModel):
+    erased_at: datetime
+    erased_by: str = Field(description="The role that erased them: admin or structure")
+
+
+class ContactsOut(BaseModel):
+    """A registration's contacts as the caller's role may see them (services/registration/
+    README.md): admin and the structure see all, finance the order form's signer's name and
+    email, once erased none."""
+
+    referrer: ContactOut | None
+    decision_maker: ContactOut | None
+    erased: ErasureOut | None = Field(description="When and by whom they were erased, if so")
+
+    @classmethod
+    def of(cls, record: ContactsRecord) -> ContactsOut:
+        contacts = record.contacts
+        erasure = record.erasure
+        return cls(
+            referrer=ContactOut(**contacts["referrer"]) if contacts.get("referrer") else None,
+            decision_maker=ContactOut(**contacts["decision_maker"])
+            if contacts.get("decision_maker")
+            else None,
+            erased=ErasureOut(erased_at=erasure.erased_at, erased_by=erasure.role)
+            if erasure
+            else None,
+        )
+
+
+class AccessEntryOut(BaseModel):
+    action: Action
+    fields: list[str] = Field(description="The contact fields read, changed or erased")
+    role: str
+    subject: str = Field(description="The subject of the token used")
+    at: datetime
+
+    @classmethod
+    def of(cls, entry: AccessEntry) -> AccessEntryOut:
+        return cls(
+            action=entry.action,
+            fields=entry.fields,
+            role=entry.actor_role,
+            subject=entry.actor_subject,
+            at=entry.at,
+        )
+
 
 class ContactPointsIn(Body):
     phone: str | None = Field(default=None, pattern=PHONE)
@@ -131,7 +191,7 @@ class RegistrationIn(Body):
             "kind": self.kind,
             "population": self.population,
             "department": self.department,
-            "contacts": self.contacts.model_dump(mode="json", exclude_none=True),
+            "contacts": self.contacts.domain_fields(),
             "sites": [s.model_dump(mode="json") for s in self.sites],
             "participation": self.participation,
             "options": self.options.model_dump(),
@@ -175,7 +235,10 @@ class RegistrationOut(BaseModel):
     category: Category
     population: int | None
     department: str
-    contacts: dict[str, Any]
+    contacts: ContactsOut | None = Field(
+        description="As the caller's role may see them; null in listings (read one "
+        "registration or its /contacts)"
+    )
     sites: list[SiteOut]
     participation: Participation
     options: OptionsIn
@@ -186,7 +249,9 @@ class RegistrationOut(BaseModel):
     order_form: OrderFormOut | None
 
     @classmethod
-    def of(cls, registration: Registration) -> RegistrationOut:
+    def of(
+        cls, registration: Registration, contacts: ContactsRecord | None = None
+    ) -> RegistrationOut:
         return cls(
             registration_id=registration.id,
             edition=registration.year,
@@ -196,7 +261,7 @@ class RegistrationOut(BaseModel):
             category=Category(registration.category),
             population=registration.population,
             department=registration.department,
-            contacts=registration.contacts,
+            contacts=ContactsOut.of(contacts) if contacts is not None else None,
             sites=[SiteOut.model_validate(s) for s in registration.sites],
             participation=Participation(registration.participation),
             options=OptionsIn(**registration.options),

@@ -23,6 +23,9 @@ EDITION_2028 = {
     "audit_window_end": "2028-05-31",
 }
 SITE = {"name": "Médiathèque", "kind": "annex", "address": "3 rue des Livres, 69000 Lyon"}
+CONTACTS = {
+    "decision_maker": {"name": "M. Maire", "email": "maire@example.fr", "phone": "0102030405"}
+}
 
 # endpoint name -> (method, path, JSON body); {own} is the registration the calls target
 ENDPOINTS: dict[str, tuple[str, str, Any]] = {
@@ -39,6 +42,14 @@ ENDPOINTS: dict[str, tuple[str, str, Any]] = {
         {"signed_by": "Jeanne Martin"},
     ),
     "switch_to_paid": ("POST", "/editions/2027/registrations/{own}/switch-to-paid", {}),
+    "read_contacts": ("GET", "/editions/2027/registrations/{own}/contacts", None),
+    "correct_contacts": ("PUT", "/editions/2027/registrations/{own}/contacts", CONTACTS),
+    "erase_contacts": ("DELETE", "/editions/2027/registrations/{own}/contacts", None),
+    "contacts_access_log": (
+        "GET",
+        "/editions/2027/registrations/{own}/contacts/access-log",
+        None,
+    ),
 }
 PRINCIPALS = ("admin", "frontend", "finance", "auditor", "replay_auditor", "own", "other")
 ALLOWED: dict[str, set[str]] = {
@@ -51,6 +62,10 @@ ALLOWED: dict[str, set[str]] = {
     "add_site": {"admin", "frontend", "own"},
     "sign": {"admin", "own"},
     "switch_to_paid": {"admin", "own"},
+    "read_contacts": {"admin", "own"},
+    "correct_contacts": {"admin", "own"},
+    "erase_contacts": {"admin", "own"},
+    "contacts_access_log": {"admin"},
 }
 
 
@@ -223,13 +238,16 @@ def test_a_structure_token_acts_only_on_its_own_registration(
     own = headers_of(tokens, world, "own")
     other_id = world["other"]["registration_id"]
     before = recorded(client, tokens, world)
-    for suffix, body in (
-        ("", None),
-        ("/sites", SITE),
-        ("/order-form-signature", {"signed_by": "Intruder"}),
-        ("/switch-to-paid", {}),
+    for method, suffix, body in (
+        ("GET", "", None),
+        ("POST", "/sites", SITE),
+        ("POST", "/order-form-signature", {"signed_by": "Intruder"}),
+        ("POST", "/switch-to-paid", {}),
+        ("GET", "/contacts", None),
+        ("PUT", "/contacts", CONTACTS),
+        ("DELETE", "/contacts", None),
+        ("GET", "/contacts/access-log", None),
     ):
-        method = "GET" if body is None else "POST"
         url = f"/editions/2027/registrations/{other_id}{suffix}"
         response = client.request(method, url, json=body, headers=own)
         assert_refused(response, 403, "forbidden")

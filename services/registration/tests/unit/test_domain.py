@@ -18,6 +18,7 @@ from baro_contracts.registration_v1 import (
     StructureKind,
 )
 from baro_registration.application import RegistrationApplication
+from baro_registration.contact_sealing import Sealer, new_data_key
 from baro_registration.domain import (
     Edition,
     FreePlaceCandidate,
@@ -84,7 +85,12 @@ def registration_fields(number: int = 1, **overrides: Any) -> dict[str, Any]:
 
 
 def register(number: int = 1, **overrides: Any) -> Registration:
-    return Registration.register(**registration_fields(number, **overrides))
+    registration_id = uuid4()
+    return Registration.register(
+        registration_id=registration_id,
+        seal=Sealer(new_data_key(), registration_id),
+        **registration_fields(number, **overrides),
+    )
 
 
 def allocation_for(registration: Registration, outcome: FreePlaceOutcome) -> Any:
@@ -724,8 +730,9 @@ def test_an_edition_with_many_registrations_keeps_its_rules(
     edition = app.edition(2026)
     assert edition.registration_ids == [r.id for r in made]
     assert edition.registration_deadline == date(2026, 3, 15)
+    assert app_register(app, 2026, 1).id == made[0].id  # a retry
     with pytest.raises(RegistrationConflict):
-        app_register(app, 2026, 1)
+        app_register(app, 2026, 1, name="Another name")
     clock.now = datetime(2026, 3, 15, 23, 0, tzinfo=UTC)
     with pytest.raises(RegistrationConflict):
         app_register(app, 2026, 61)
@@ -733,3 +740,39 @@ def test_an_edition_with_many_registrations_keeps_its_rules(
     assert [r.id for r in decided] == [r.id for r in made]
     assert closed.granted == [r.id for r in made[:3]]
     assert len(app.edition(2026).declined) == 57
+
+
+# --- what makes a retry -------------------------------------------------------------------
+
+
+def test_two_registrations_declaring_the_same_are_one_declaration() -> None:
+    first = register(name="Commune n°1 ", certifications=["iso_9001", "qualivilles"])
+    again = register(name="Commune n°1", certifications=["qualivilles", "iso_9001"])
+    assert first.id != again.id
+    assert first.declaration() == again.declaration()  # normalised; ids and site ids aside
+    assert register(name="Another").declaration() != first.declaration()
+
+
+def test_a_site_with_the_content_of_a_recorded_one_is_found_again() -> None:
+    registration = register()
+    added = registration.add_site(site(2))
+    assert registration.site_like(site(2)) == added
+    assert registration.site_like({**site(2), "name": "Other"}) is None
+
+
+def test_the_same_signer_again_is_a_retry_another_is_not() -> None:
+    registration = register(participation=Participation.PAID)
+    assert not registration.signed_by("Jeanne Martin")
+    registration.sign_order_form(" Jeanne Martin ", T0)
+    assert registration.signed_by("Jeanne Martin")
+    assert not registration.signed_by("Someone Else")
+
+
+def test_only_a_switched_registration_with_the_same_options_is_a_retry_of_the_switch() -> None:
+    registration = declined()
+    assert not registration.switched_to_paid_with(None)
+    registration.switch_to_paid({"physical_visit": True})
+    assert registration.switched_to_paid_with({"physical_visit": True})
+    assert registration.switched_to_paid_with(None)
+    assert not registration.switched_to_paid_with({"physical_visit": False})
+    assert not register(participation=Participation.PAID).switched_to_paid_with(None)
