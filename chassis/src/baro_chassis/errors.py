@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
 
 from baro_chassis.eventstore import Contention
 
@@ -100,10 +101,25 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(invalid_request_body(exc.errors()), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 413:
+            return JSONResponse(too_large_body(request), status_code=413)
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return JSONResponse(
             {"error": code, "message": str(exc.detail), "errors": []},
             status_code=exc.status_code,
             headers=getattr(exc, "headers", None),
         )
+
+
+def too_large_body(request: Request) -> dict[str, Any]:
+    """The 413 body, naming the route's limit (which Starlette's body limit keeps in the
+    request's scope)."""
+    limit = request.scope.get(MAX_BODY_SIZE_SCOPE_KEY)
+    over = f"more than {limit} bytes" if limit is not None else "too large"
+    return {
+        "error": "body_too_large",
+        "message": f"the request body is {over}, this route's limit: send less at once "
+        "(split a batch of probes into several requests)",
+        "errors": [{"field": "body", "reason": over}],
+    }

@@ -1,4 +1,4 @@
-"""The FastAPI app every service starts from: errors, health, docs, telemetry."""
+"""The FastAPI app every service starts from: errors, body limits, health, docs, telemetry."""
 
 from __future__ import annotations
 
@@ -45,8 +45,15 @@ def create_service_app(
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     setup_telemetry(settings.service)
+    # Bodies over the limit are answered 413 before they are read: a Content-Length over
+    # it at once, a chunked body as soon as the bytes received pass it (Starlette's
+    # RequestBodyLimitMiddleware). A route that needs more sets its own `max_body_size`.
     app = FastAPI(
-        title=title, description=description, version="1.0.0", lifespan=_settling(lifespan)
+        title=title,
+        description=description,
+        version="1.0.0",
+        lifespan=_settling(lifespan),
+        max_body_size=settings.max_body_bytes,
     )
     app.state.settings = settings
     install_error_handlers(app)

@@ -10,7 +10,9 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from baro_chassis.auth import Principal, Role, ensure_registration, issue_token, require
+from baro_chassis.bounds import Year
 from baro_chassis.errors import install_refusals
+from baro_chassis.routing import GuardedRoute
 from baro_contracts.registration_v1 import Category, RegistrationStatus
 from baro_registration.application import RegistrationApplication
 from baro_registration.domain import (
@@ -33,7 +35,7 @@ from baro_registration.schemas import (
 )
 
 STRUCTURE_TOKEN_TTL = timedelta(days=180)
-router = APIRouter()
+router = APIRouter(route_class=GuardedRoute)
 
 Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
 AnyRole = Annotated[Principal, Depends(require(*Role, structure=True))]
@@ -71,12 +73,12 @@ async def open_edition(body: EditionIn, _: Admin, app: App) -> EditionOut:
 
 
 @router.get("/editions/{year}", response_model=EditionOut, tags=["editions"])
-async def get_edition(year: int, _: AnyRole, app: App) -> EditionOut:
+async def get_edition(year: Year, _: AnyRole, app: App) -> EditionOut:
     return EditionOut.of(await run_in_threadpool(app.edition, year))
 
 
 @router.post("/editions/{year}/close", response_model=ClosedOut, tags=["editions"])
-async def close_edition(year: int, _: Admin, app: App) -> ClosedOut:
+async def close_edition(year: Year, _: Admin, app: App) -> ClosedOut:
     edition, decided = await run_in_threadpool(app.close_registration, year)
     allocations = [
         {"registration_id": str(r.id), "name": r.name, "siret": r.siret, **(r.free_place or {})}
@@ -92,7 +94,7 @@ async def close_edition(year: int, _: Admin, app: App) -> ClosedOut:
     tags=["registrations"],
 )
 async def register(
-    year: int, body: RegistrationIn, _: Registrar, app: App, request: Request, response: Response
+    year: Year, body: RegistrationIn, _: Registrar, app: App, request: Request, response: Response
 ) -> RegisteredOut:
     registration = await run_in_threadpool(lambda: app.register(year, **body.domain_fields()))
     response.headers["Location"] = f"/editions/{year}/registrations/{registration.id}"
@@ -108,7 +110,7 @@ async def register(
     "/editions/{year}/registrations", response_model=list[RegistrationOut], tags=["registrations"]
 )
 async def list_registrations(
-    year: int,
+    year: Year,
     _: Lister,
     app: App,
     category: Annotated[Category | None, Query()] = None,
@@ -129,7 +131,7 @@ async def list_registrations(
     tags=["registrations"],
 )
 async def get_registration(
-    year: int, registration_id: UUID, principal: Reader, app: App
+    year: Year, registration_id: UUID, principal: Reader, app: App
 ) -> RegistrationOut:
     ensure_registration(principal, registration_id, Role.ADMIN, Role.FINANCE)
     return RegistrationOut.of(await run_in_threadpool(app.registration, year, registration_id))
@@ -142,7 +144,7 @@ async def get_registration(
     tags=["registrations"],
 )
 async def add_site(
-    year: int, registration_id: UUID, body: SiteIn, principal: StructureActor, app: App
+    year: Year, registration_id: UUID, body: SiteIn, principal: StructureActor, app: App
 ) -> SiteOut:
     ensure_registration(principal, registration_id, Role.ADMIN, Role.FRONTEND)
     site = await run_in_threadpool(
@@ -157,7 +159,7 @@ async def add_site(
     tags=["registrations"],
 )
 async def sign_order_form(
-    year: int, registration_id: UUID, body: SignatureIn, principal: Signer, app: App
+    year: Year, registration_id: UUID, body: SignatureIn, principal: Signer, app: App
 ) -> RegistrationOut:
     ensure_registration(principal, registration_id, Role.ADMIN)
     registration = await run_in_threadpool(
@@ -172,7 +174,7 @@ async def sign_order_form(
     tags=["registrations"],
 )
 async def switch_to_paid(
-    year: int, registration_id: UUID, body: SwitchToPaidIn, principal: Signer, app: App
+    year: Year, registration_id: UUID, body: SwitchToPaidIn, principal: Signer, app: App
 ) -> RegistrationOut:
     ensure_registration(principal, registration_id, Role.ADMIN)
     options = body.options.model_dump(exclude_unset=True) if body.options else None
