@@ -8,10 +8,40 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
 
 from baro_chassis.eventstore import Contention
+
+
+class ProblemOut(BaseModel):
+    field: str | None = Field(description="Where: a dotted path into the body, or a parameter.")
+    reason: str
+
+
+class ErrorOut(BaseModel):
+    """Every refusal's body."""
+
+    error: str = Field(description="A stable code: invalid_request, not_found, conflict...")
+    message: str = Field(description="What is wrong and how to fix it.")
+    errors: list[ProblemOut]
+
+
+REFUSALS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorOut, "description": description}
+    for status, description in {
+        400: "Refused by a rule of the domain",
+        401: "No bearer token, or an invalid one",
+        403: "The token's role or structure may not do this",
+        404: "No such edition or resource",
+        409: "In conflict with what is recorded",
+        413: "The body is larger than the route's limit",
+        422: "A parameter or the body is invalid: each field with its reason",
+        503: "Busy: try again in a moment",
+    }.items()
+}
+"""The refusals every route may answer, in one shape (declared in every route's OpenAPI)."""
 
 
 class ApiError(Exception):

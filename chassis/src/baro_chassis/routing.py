@@ -7,6 +7,7 @@ wrong with the body, and a body declared larger than the limit would get a plain
 A `GuardedRoute` first refuses a declared Content-Length over its limit (413), then checks
 the route's `require(...)` on the Authorization header (401 or 403); only then is the body
 read (and a chunked body counted as it comes by Starlette's body limit, 413 past it).
+Its OpenAPI declares the refusals every route may answer, in the one error shape.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
 
 from baro_chassis.auth import Requirement
+from baro_chassis.errors import REFUSALS
 
 
 def requirements_of(dependant: Dependant) -> list[Requirement]:
@@ -37,6 +39,16 @@ def refuse_declared_size(request: Request) -> None:
 
 
 class GuardedRoute(APIRoute):
+    def __init__(
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        *,
+        responses: dict[int | str, dict[str, Any]] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(path, endpoint, responses={**REFUSALS, **(responses or {})}, **kwargs)
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
         requirements = requirements_of(self.dependant)
