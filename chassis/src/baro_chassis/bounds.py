@@ -13,8 +13,8 @@ from typing import Annotated
 from fastapi import Path, Query
 from pydantic import Field
 
-FIRST_EDITION = 2000
-"""Before the barometer's first edition (2020), with room for back-filled history."""
+FIRST_EDITION = 2012
+"""The barometer's first edition."""
 LAST_EDITION = 2100
 
 YEAR_RANGE = f"an edition year from {FIRST_EDITION} to {LAST_EDITION}"

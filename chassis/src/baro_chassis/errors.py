@@ -10,7 +10,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
 
 from baro_chassis.eventstore import Contention
 
@@ -42,6 +41,14 @@ REFUSALS: dict[int | str, dict[str, Any]] = {
     }.items()
 }
 """The refusals every route may answer, in one shape (declared in every route's OpenAPI)."""
+
+
+class BodyTooLarge(StarletteHTTPException):
+    """A body that passed its route's limit while it was being read (see body_limit.py)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"more than {limit} bytes")
+        self.limit = limit
 
 
 class ApiError(Exception):
@@ -131,9 +138,9 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(invalid_request_body(exc.errors()), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        if exc.status_code == 413:
-            return JSONResponse(too_large_body(request), status_code=413)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if isinstance(exc, BodyTooLarge):
+            return JSONResponse(too_large_body(exc.limit), status_code=413)
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return JSONResponse(
             {"error": code, "message": str(exc.detail), "errors": []},
@@ -142,14 +149,12 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
 
-def too_large_body(request: Request) -> dict[str, Any]:
-    """The 413 body, naming the route's limit (which Starlette's body limit keeps in the
-    request's scope)."""
-    limit = request.scope.get(MAX_BODY_SIZE_SCOPE_KEY)
-    over = f"more than {limit} bytes" if limit is not None else "too large"
+def too_large_body(limit: int) -> dict[str, Any]:
+    """The 413 body, naming the route's limit."""
+    over = f"more than {limit} bytes"
     return {
         "error": "body_too_large",
         "message": f"the request body is {over}, this route's limit: send less at once "
-        "(split a batch of probes into several requests)",
+        "(a batch of probes split into several requests, say)",
         "errors": [{"field": "body", "reason": over}],
     }

@@ -3,11 +3,10 @@ body is read.
 
 FastAPI reads, parses and validates a route's body (and its path parameters) before it runs
 the route's dependencies: an anonymous caller would cost a full parse and be told what is
-wrong with the body, and a body declared larger than the limit would get a plain-text 413.
-A `GuardedRoute` first refuses a declared Content-Length over its limit (413), then checks
-the route's `require(...)` on the Authorization header (401 or 403); only then is the body
-read (and a chunked body counted as it comes by Starlette's body limit, 413 past it).
-Its OpenAPI declares the refusals every route may answer, in the one error shape.
+wrong with the body. A `GuardedRoute` checks the route's `require(...)` on the
+Authorization header first (401 or 403); only then is the body read (its size is limited
+by body_limit.py). Its OpenAPI declares the refusals every route may answer, in the one
+error shape.
 """
 
 from __future__ import annotations
@@ -18,8 +17,6 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
-from starlette.exceptions import HTTPException
-from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
 
 from baro_chassis.auth import Requirement
 from baro_chassis.errors import REFUSALS
@@ -29,13 +26,6 @@ def requirements_of(dependant: Dependant) -> list[Requirement]:
     """The `require(...)` dependencies of a route, at any depth."""
     found = [d.call for d in dependant.dependencies if isinstance(d.call, Requirement)]
     return found + [r for d in dependant.dependencies for r in requirements_of(d)]
-
-
-def refuse_declared_size(request: Request) -> None:
-    limit = request.scope.get(MAX_BODY_SIZE_SCOPE_KEY)
-    declared = request.headers.get("content-length", "")
-    if limit is not None and declared.isdigit() and int(declared) > limit:
-        raise HTTPException(413)
 
 
 class GuardedRoute(APIRoute):
@@ -54,7 +44,6 @@ class GuardedRoute(APIRoute):
         requirements = requirements_of(self.dependant)
 
         async def guarded(request: Request) -> Response:
-            refuse_declared_size(request)
             for requirement in requirements:
                 await requirement.check(request)
             return await handler(request)

@@ -37,7 +37,7 @@ from baro_chassis.telemetry import current_carrier
 
 router = APIRouter(route_class=GuardedRoute)
 
-BATCH_BODY_BYTES = 4 * 1024 * 1024
+LARGER_BODIES = {r"/editions/[^/]+/probes/batch": 4 * 1024 * 1024}
 """A batch's limit: 500 probes of the default referential are ~450 kB; this leaves room for
 referentials with several times more items per channel."""
 
@@ -140,12 +140,7 @@ async def record_probe(
     )
 
 
-@router.post(
-    "/editions/{year}/probes/batch",
-    response_model=ProbeBatchOut,
-    tags=["probes"],
-    max_body_size=BATCH_BODY_BYTES,
-)
+@router.post("/editions/{year}/probes/batch", response_model=ProbeBatchOut, tags=["probes"])
 async def record_probes(
     year: Year, body: ProbeBatchIn, principal: Auditor, recorder: Recorder
 ) -> ProbeBatchOut:
