@@ -1,8 +1,9 @@
 """Schemathesis over every service's OpenAPI, on real NATS and PostgreSQL.
 
 For each service: every operation gets a bounded number of generated requests, valid ones
-(positive) and invalid ones (negative), sent with an admin token and without any; half the
-`{year}` paths name the edition the service holds, so routes get past their 404. Every
+(positive) and invalid ones (negative), sent with an admin token and without any; in half
+the cases the path names what the service holds (its edition, a registration, a quote...),
+so routes get past their 404. Every
 response must be no server error, have a status the operation declares and a body of the
 schema declared for it. The failures are collected, printed with the counts, and must be
 none. Seeded and bounded (`MAX_EXAMPLES`), it runs in about a minute on two cores.
@@ -32,13 +33,14 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from baro_chassis.auth import Role
 from baro_chassis.settings import Settings
 from baro_chassis.testing import FakeClock, Tokens, fresh_database, settings_of
 
 pytestmark = pytest.mark.integration
 
-MAX_EXAMPLES = 6
-"""Per operation, generation mode and caller: ~40 operations x 2 x 2 x 6 ≈ 1,000 requests."""
+MAX_EXAMPLES = 8
+"""Per operation, generation mode and caller: 54 operations x 2 x 2 x 8 ≈ 1,600 requests at most."""
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -90,8 +92,10 @@ def _what(failure: Failure | FailureGroup) -> str:
 
 
 def fuzz(
-    service: str, client: TestClient, year: int, callers: dict[str, dict[str, str]]
+    service: str, client: TestClient, known: dict[str, Any], callers: dict[str, dict[str, str]]
 ) -> Summary:
+    """`known`: path parameters' values the service holds (its edition's year, ids), put in
+    place of the generated ones in about half the cases."""
     summary = Summary(service)
     schema = schemathesis.openapi.from_dict(client.app.openapi())  # type: ignore[attr-defined]
     for result in schema.get_all_operations():
@@ -100,7 +104,7 @@ def fuzz(
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             for caller, headers in callers.items():
 
-                @given(case=operation.as_strategy(mode), known_year=st.booleans())
+                @given(case=operation.as_strategy(mode), use_known=st.booleans())
                 @settings(
                     max_examples=MAX_EXAMPLES,
                     derandomize=True,
@@ -109,9 +113,10 @@ def fuzz(
                     phases=[Phase.explicit, Phase.generate],
                     suppress_health_check=list(HealthCheck),
                 )
-                def run(case: schemathesis.Case, known_year: bool) -> None:
-                    if known_year and "year" in (case.path_parameters or {}):
-                        case.path_parameters["year"] = year
+                def run(case: schemathesis.Case, use_known: bool) -> None:
+                    if use_known and case.path_parameters:
+                        for name in case.path_parameters.keys() & known.keys():
+                            case.path_parameters[name] = known[name]
                     summary.cases += 1
                     response = _send(client, case, headers)
                     summary.statuses[response.status_code] += 1
@@ -136,7 +141,11 @@ def served(app: Any) -> TestClient:
     return TestClient(app, raise_server_exceptions=False)
 
 
-def registration(settings: Settings, clock: FakeClock, tokens: Tokens) -> Iterator[TestClient]:
+Started = Iterator[tuple[TestClient, dict[str, Any]]]
+"""A started service, and the path parameters' values it holds."""
+
+
+def registration(settings: Settings, clock: FakeClock, tokens: Tokens, nats_url: str) -> Started:
     from baro_registration.main import create_app
     from registration_builders import EDITION, registration_body
 
@@ -146,12 +155,13 @@ def registration(settings: Settings, clock: FakeClock, tokens: Tokens) -> Iterat
             "/editions/2027/registrations", json=registration_body(), headers=tokens.admin
         )
         assert registered.status_code == 201, registered.text
-        yield client
+        yield client, {"year": 2027, "registration_id": registered.json()["registration_id"]}
 
 
-def audit_ingest(settings: Settings, clock: FakeClock, tokens: Tokens) -> Iterator[TestClient]:
+def audit_ingest(settings: Settings, clock: FakeClock, tokens: Tokens, nats_url: str) -> Started:
     from audit_builders import (
         edition_opened,
+        probe_body,
         referential_body,
         registration_closed,
         structure_registered,
@@ -159,17 +169,43 @@ def audit_ingest(settings: Settings, clock: FakeClock, tokens: Tokens) -> Iterat
     from baro_audit_ingest.consumers import apply_registration_event
     from baro_audit_ingest.main import create_app
 
-    clock.now = clock.now.replace(month=4, day=2)
+    clock.now = clock.now.replace(month=4, day=12)
     app = create_app(settings, run_relay=False, run_consumer=False, clock=clock)
     with served(app) as client:
         application = client.app.state.application  # type: ignore[attr-defined]
-        for event in (edition_opened(), structure_registered(), registration_closed()):
+        structure = structure_registered()
+        for event in (edition_opened(), structure, registration_closed()):
             apply_registration_event(application, event)
         client.put("/editions/2027/referential", json=referential_body(), headers=tokens.admin)
-        yield client
+        probe = probe_body(structure)
+        recorded = client.post(
+            "/editions/2027/probes", json=probe, headers=tokens.headers(Role.AUDITOR)
+        )
+        assert recorded.status_code == 201, recorded.text
+        yield (
+            client,
+            {
+                "year": 2027,
+                "registration_id": str(structure.registration_id),
+                "probe_id": probe["probe_id"],
+            },
+        )
 
 
-def billing(settings: Settings, clock: FakeClock, tokens: Tokens) -> Iterator[TestClient]:
+def scoring(settings: Settings, clock: FakeClock, tokens: Tokens, nats_url: str) -> Started:
+    from baro_scoring.main import create_app
+    from scoring_builders import Events, campaign, publish_now, scores_when
+
+    clock.now = clock.now.replace(month=6, day=15)
+    with served(create_app(settings, clock=clock)) as client:
+        published, structures = campaign(Events())
+        publish_now(nats_url, *published)
+        for structure in structures:
+            scores_when(client, tokens.admin, structure.registration_id, probes=2)
+        yield client, {"year": 2027, "registration_id": str(structures[0].registration_id)}
+
+
+def billing(settings: Settings, clock: FakeClock, tokens: Tokens, nats_url: str) -> Started:
     from baro_billing.consumers import apply_registration_event
     from baro_billing.main import create_app
     from billing_builders import edition_opened, registered
@@ -180,30 +216,25 @@ def billing(settings: Settings, clock: FakeClock, tokens: Tokens) -> Iterator[Te
         application = client.app.state.application  # type: ignore[attr-defined]
         for event in (edition_opened(), registered()):
             apply_registration_event(application, event)
-        yield client
+        (quote,) = application.quotes(2025)
+        issued = application.issue(quote.id, "finance@afnor")
+        yield client, {"year": 2025, "quote_id": str(quote.id), "number": issued.number}
 
 
-def scoring(settings: Settings, clock: FakeClock, tokens: Tokens) -> Iterator[TestClient]:
-    from baro_scoring.main import create_app
-
-    clock.now = clock.now.replace(month=6, day=15)
-    with served(create_app(settings, clock=clock)) as client:
-        yield client
-
-
-def reporting(settings: Settings, clock: FakeClock, tokens: Tokens) -> Iterator[TestClient]:
+def reporting(settings: Settings, clock: FakeClock, tokens: Tokens, nats_url: str) -> Started:
+    """Without a publication: rendering an edition's reports would take most of the run."""
     from baro_reporting.main import create_app
 
     with served(create_app(settings)) as client:
-        yield client
+        yield client, {"year": 2027}
 
 
-SERVICES: dict[str, tuple[Callable[..., Iterator[TestClient]], int]] = {
-    "registration": (registration, 2027),
-    "audit-ingest": (audit_ingest, 2027),
-    "scoring": (scoring, 2027),
-    "billing": (billing, 2025),
-    "reporting": (reporting, 2027),
+SERVICES: dict[str, Callable[..., Started]] = {
+    "registration": registration,
+    "audit-ingest": audit_ingest,
+    "scoring": scoring,
+    "billing": billing,
+    "reporting": reporting,
 }
 
 
@@ -218,11 +249,11 @@ def test_no_input_makes_a_server_error_or_breaks_the_schema(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("BARO_REPORTING_WORKERS", "1")
-    start, year = SERVICES[service]
+    start = contextlib.contextmanager(SERVICES[service])
     with contextlib.contextmanager(fresh_database)(postgres_server) as url:
         settings = settings_of(service, url, nats_url)
-        with contextlib.contextmanager(start)(settings, clock, tokens) as client:
-            summary = fuzz(service, client, year, {"admin": tokens.admin, "anonymous": {}})
+        with start(settings, clock, tokens, nats_url) as (client, known):
+            summary = fuzz(service, client, known, {"admin": tokens.admin, "anonymous": {}})
     print(summary.line())
     for (operation, where), failure in sorted(summary.failures.items()):
         print(f"  {operation} [{where}]: {failure}")
