@@ -136,6 +136,44 @@ def fuzz(
     return summary
 
 
+HOSTILE_BODIES = {
+    "NaN": b'{"population": NaN, "weight": NaN, "answers": {"PHO-ACC-02": NaN}}',
+    "Infinity": b'{"amount_cents": Infinity, "free_places": -Infinity}',
+    "a number past float": b'{"population": 1e400, "small_structure_cents": 1e400}',
+    "a 100,000-deep nesting": b"[" * 100_000 + b"]" * 100_000,
+    "a 500-deep nesting": b'{"probes": [' + b"[" * 500 + b"]" * 500 + b"]}",
+    "a NUL and a lone surrogate": b'{"name": "a\\u0000b", "reason": "\\ud800"}',
+    "not UTF-8": b'{"name": "\xff\xfe"}',
+}
+"""Bodies no generator sends (not JSON, or JSON that Python reads and JSON Schema cannot
+describe), to every route that takes a body."""
+
+
+def hostile_bodies(client: TestClient, known: dict[str, Any], summary: Summary) -> None:
+    schema = client.app.openapi()  # type: ignore[attr-defined]
+    for template, operations in schema["paths"].items():
+        path = template
+        for name, value in known.items():
+            path = path.replace(f"{{{name}}}", str(value))
+        for method, operation in operations.items():
+            if "requestBody" not in operation:
+                continue
+            for what, body in HOSTILE_BODIES.items():
+                summary.cases += 1
+                response = client.request(
+                    method,
+                    path,
+                    content=body,
+                    headers={"Content-Type": "application/json", **Tokens().admin},
+                )
+                summary.statuses[response.status_code] += 1
+                if response.status_code >= 500 or "error" not in response.json():
+                    summary.failures.setdefault(
+                        (f"{method.upper()} {template}", what),
+                        f"{response.status_code}: {response.text[:300]}",
+                    )
+
+
 def served(app: Any) -> TestClient:
     """The app started (its lifespan), answering 500 for what it raises, as a server does."""
     return TestClient(app, raise_server_exceptions=False)
@@ -238,6 +276,10 @@ SERVICES: dict[str, Callable[..., Started]] = {
 }
 
 
+MORE_CALLERS = {"audit-ingest": (Role.AUDITOR,)}
+"""Roles besides admin whose routes admin may not call (probes are the auditors')."""
+
+
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("service", list(SERVICES))
 def test_no_input_makes_a_server_error_or_breaks_the_schema(
@@ -253,7 +295,12 @@ def test_no_input_makes_a_server_error_or_breaks_the_schema(
     with contextlib.contextmanager(fresh_database)(postgres_server) as url:
         settings = settings_of(service, url, nats_url)
         with start(settings, clock, tokens, nats_url) as (client, known):
-            summary = fuzz(service, client, known, {"admin": tokens.admin, "anonymous": {}})
+            callers = {"admin": tokens.admin, "anonymous": {}}
+            callers.update(
+                {role.value: tokens.headers(role) for role in MORE_CALLERS.get(service, ())}
+            )
+            summary = fuzz(service, client, known, callers)
+            hostile_bodies(client, known, summary)
     print(summary.line())
     for (operation, where), failure in sorted(summary.failures.items()):
         print(f"  {operation} [{where}]: {failure}")
