@@ -12,9 +12,11 @@ DEV_ONLY_JWT_SECRET = "dev-only-insecure-barometer-signing-secret-change-me"
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 """A request body's limit unless its route has a larger one (BARO_MAX_BODY_BYTES). The
-largest bodies the services take are audit-ingest's: a referential of 2,000 items (its
-maximum) is ~460 kB, a batch of 500 phone probes of the default referential ~450 kB (and
-the batch route has a larger limit of its own, for referentials with more items)."""
+largest bodies the services take are audit-ingest's (services/audit-ingest/tests/unit/
+test_body_sizes.py): a referential of 2,000 items, its maximum, is ~540 kB pretty-printed;
+a batch of 500 phone probes of the default referential ~640 kB, and the batch route has a
+larger limit of its own, for referentials with more items per channel."""
+
 
 SERVICE_PORTS = {
     "registration": 8001,

@@ -38,8 +38,8 @@ from baro_chassis.telemetry import current_carrier
 router = APIRouter(route_class=GuardedRoute)
 
 LARGER_BODIES = {r"/editions/[^/]+/probes/batch": 4 * 1024 * 1024}
-"""A batch's limit: 500 probes of the default referential are ~450 kB; this leaves room for
-referentials with several times more items per channel."""
+"""A batch's limit: 500 phone probes of the default referential are ~640 kB pretty-printed;
+this leaves room for referentials with several times more items per channel."""
 
 Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
 Auditor = Annotated[Principal, Depends(require(Role.AUDITOR))]
