@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -138,24 +137,39 @@ async def optional_principal(
     return await current_principal(request, credentials)
 
 
-def require(*roles: Role, structure: bool = False) -> Callable[..., Awaitable[Principal]]:
+class Requirement:
     """A dependency admitting the given roles and, if `structure`, any structure token.
 
     A structure token's access to one registration is then checked by `ensure_registration`.
     """
-    allowed = frozenset(roles)
 
-    async def dependency(
-        principal: Annotated[Principal, Depends(current_principal)],
-    ) -> Principal:
-        if principal.has_any(allowed) or (structure and principal.registration_id is not None):
+    def __init__(self, roles: frozenset[Role], structure: bool) -> None:
+        self.roles = roles
+        self.structure = structure
+
+    def admit(self, principal: Principal) -> Principal:
+        if principal.has_any(self.roles) or (
+            self.structure and principal.registration_id is not None
+        ):
             return principal
-        wanted = ", ".join(sorted(r.value for r in allowed))
-        if structure:
+        wanted = ", ".join(sorted(r.value for r in self.roles))
+        if self.structure:
             wanted += ", or the structure's own token"
         raise ApiError(403, "forbidden", f"this action needs one of these roles: {wanted}")
 
-    return dependency
+    async def check(self, request: Request) -> Principal:
+        """The same check, on the request's headers alone (before its body is read)."""
+        return self.admit(await current_principal(request, await _bearer(request)))
+
+    async def __call__(
+        self, principal: Annotated[Principal, Depends(current_principal)]
+    ) -> Principal:
+        return self.admit(principal)
+
+
+def require(*roles: Role, structure: bool = False) -> Requirement:
+    """A dependency admitting the given roles and, if `structure`, any structure token."""
+    return Requirement(frozenset(roles), structure)
 
 
 def ensure_registration(principal: Principal, registration_id: UUID, *roles: Role) -> None:

@@ -8,9 +8,47 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from baro_chassis.eventstore import Contention
+
+
+class ProblemOut(BaseModel):
+    field: str | None = Field(description="Where: a dotted path into the body, or a parameter.")
+    reason: str
+
+
+class ErrorOut(BaseModel):
+    """Every refusal's body."""
+
+    error: str = Field(description="A stable code: invalid_request, not_found, conflict...")
+    message: str = Field(description="What is wrong and how to fix it.")
+    errors: list[ProblemOut]
+
+
+REFUSALS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorOut, "description": description}
+    for status, description in {
+        400: "Refused by a rule of the domain",
+        401: "No bearer token, or an invalid one",
+        403: "The token's role or structure may not do this",
+        404: "No such edition or resource",
+        409: "In conflict with what is recorded",
+        413: "The body is larger than the route's limit",
+        422: "A parameter or the body is invalid: each field with its reason",
+        503: "Busy: try again in a moment",
+    }.items()
+}
+"""The refusals every route may answer, in one shape (declared in every route's OpenAPI)."""
+
+
+class BodyTooLarge(StarletteHTTPException):
+    """A body that passed its route's limit while it was being read (see body_limit.py)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"more than {limit} bytes")
+        self.limit = limit
 
 
 class ApiError(Exception):
@@ -101,9 +139,22 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if isinstance(exc, BodyTooLarge):
+            return JSONResponse(too_large_body(exc.limit), status_code=413)
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return JSONResponse(
             {"error": code, "message": str(exc.detail), "errors": []},
             status_code=exc.status_code,
             headers=getattr(exc, "headers", None),
         )
+
+
+def too_large_body(limit: int) -> dict[str, Any]:
+    """The 413 body, naming the route's limit."""
+    over = f"more than {limit} bytes"
+    return {
+        "error": "body_too_large",
+        "message": f"the request body is {over}, this route's limit: send less at once "
+        "(a batch of probes split into several requests, say)",
+        "errors": [{"field": "body", "reason": over}],
+    }

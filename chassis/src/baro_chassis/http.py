@@ -1,16 +1,17 @@
-"""The FastAPI app every service starts from: errors, health, docs, telemetry."""
+"""The FastAPI app every service starts from: errors, body limits, health, docs, telemetry."""
 
 from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from typing import Any
 
 from fastapi import FastAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
+from baro_chassis.body_limit import BodyLimit
 from baro_chassis.errors import install_error_handlers
 from baro_chassis.settings import Settings
 from baro_chassis.telemetry import setup_telemetry
@@ -38,8 +39,15 @@ def _settling(lifespan: Lifespan | None) -> Lifespan:
 
 
 def create_service_app(
-    settings: Settings, *, title: str, description: str, lifespan: Lifespan | None = None
+    settings: Settings,
+    *,
+    title: str,
+    description: str,
+    lifespan: Lifespan | None = None,
+    larger_bodies: Mapping[str, int] | None = None,
 ) -> FastAPI:
+    """The service's app. Request bodies are limited to `settings.max_body_bytes`, or on
+    the paths matching a pattern of `larger_bodies` (a regular expression) to its size."""
     # Warnings and errors of our own code (relay, consumers) go to the service's log.
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -50,6 +58,9 @@ def create_service_app(
     )
     app.state.settings = settings
     install_error_handlers(app)
+    app.add_middleware(
+        BodyLimit, limit=settings.max_body_bytes, per_route=(larger_bodies or {}).items()
+    )
 
     @app.get("/health", tags=["health"])
     async def health() -> dict[str, Any]:

@@ -10,6 +10,14 @@ from urllib.parse import urlsplit, urlunsplit
 # with BARO_ENV=production the services refuse to start on this value.
 DEV_ONLY_JWT_SECRET = "dev-only-insecure-barometer-signing-secret-change-me"
 
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+"""A request body's limit unless its route has a larger one (BARO_MAX_BODY_BYTES). The
+largest bodies the services take are audit-ingest's (services/audit-ingest/tests/unit/
+test_body_sizes.py): a referential of 2,000 items, its maximum, is ~540 kB pretty-printed;
+a batch of 500 phone probes of the default referential ~640 kB, and the batch route has a
+larger limit of its own, for referentials with more items per channel."""
+
+
 SERVICE_PORTS = {
     "registration": 8001,
     "audit-ingest": 8002,
@@ -36,6 +44,7 @@ class Settings:
     database_url: str
     jwt_secret: str
     environment: str
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
 
     @classmethod
     def from_env(cls, service: str) -> Settings:
@@ -47,6 +56,7 @@ class Settings:
             database_url=own or database_url_for(server, service_database_name(service)),
             jwt_secret=os.environ.get("BARO_JWT_SECRET", DEV_ONLY_JWT_SECRET),
             environment=os.environ.get("BARO_ENV", "development"),
+            max_body_bytes=int(os.environ.get("BARO_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)),
         )
         settings.check()
         return settings

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from baro_contracts import registration_v1 as reg
@@ -22,6 +22,16 @@ def common(year: int = YEAR) -> dict[str, Any]:
         "occurred_at": datetime(year, 2, 1, 9, tzinfo=UTC),
         "edition": year,
     }
+
+
+def edition_opened(year: int = YEAR) -> reg.EditionOpened:
+    return reg.EditionOpened(
+        **common(year),
+        registration_deadline=date(year, 3, 15),
+        audit_window_start=date(year, 4, 1),
+        audit_window_end=date(year, 5, 31),
+        free_places=10,
+    )
 
 
 def site(name: str = "Hôtel de ville", kind: reg.SiteKind = reg.SiteKind.MAIN) -> reg.Site:

@@ -7,7 +7,7 @@ import json
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
@@ -30,10 +30,16 @@ from baro_audit_ingest.schemas import (
     refusal_body,
 )
 from baro_chassis.auth import Principal, Role, require
+from baro_chassis.bounds import Version, Year
 from baro_chassis.errors import invalid_request_body
+from baro_chassis.routing import GuardedRoute
 from baro_chassis.telemetry import current_carrier
 
-router = APIRouter()
+router = APIRouter(route_class=GuardedRoute)
+
+LARGER_BODIES = {r"/editions/[^/]+/probes/batch": 4 * 1024 * 1024}
+"""A batch's limit: 500 phone probes of the default referential are ~640 kB pretty-printed;
+this leaves room for referentials with several times more items per channel."""
 
 Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
 Auditor = Annotated[Principal, Depends(require(Role.AUDITOR))]
@@ -65,29 +71,31 @@ def install_domain_errors(app: FastAPI) -> None:
 
 
 @router.get("/editions/{year}", response_model=EditionOut, tags=["editions"])
-async def get_edition(year: int, _: Staff, app: App) -> EditionOut:
+async def get_edition(year: Year, _: Staff, app: App) -> EditionOut:
     return EditionOut.of(await run_in_threadpool(app.edition, year))
 
 
 @router.put("/editions/{year}/plan-settings", response_model=EditionOut, tags=["plans"])
-async def change_plan_settings(year: int, body: PlanSettingsIn, _: Admin, app: App) -> EditionOut:
+async def change_plan_settings(year: Year, body: PlanSettingsIn, _: Admin, app: App) -> EditionOut:
     mix = {channel.value: count for channel, count in body.channel_mix.items()}
     edition = await run_in_threadpool(app.change_plan_settings, year, mix, body.seed, body.auditors)
     return EditionOut.of(edition)
 
 
 @router.put("/editions/{year}/referential", response_model=ReferentialOut, tags=["referentials"])
-async def publish_referential(year: int, body: ReferentialIn, _: Admin, app: App) -> ReferentialOut:
+async def publish_referential(
+    year: Year, body: ReferentialIn, _: Admin, app: App
+) -> ReferentialOut:
     edition = await run_in_threadpool(app.publish_referential, year, body.document())
     return ReferentialOut.of(edition, edition.referential_version)
 
 
 @router.get("/editions/{year}/referential", response_model=ReferentialOut, tags=["referentials"])
 async def get_referential(
-    year: int,
+    year: Year,
     _: AnyRole,
     app: App,
-    version: Annotated[int | None, Query(ge=1, description="Default: the latest.")] = None,
+    version: Version = None,
 ) -> ReferentialOut:
     edition, found = await run_in_threadpool(app.referential, year, version)
     return ReferentialOut.of(edition, found)
@@ -95,7 +103,7 @@ async def get_referential(
 
 @router.get("/editions/{year}/plans/{registration_id}", response_model=PlanOut, tags=["plans"])
 async def get_plan(
-    year: int,
+    year: Year,
     registration_id: UUID,
     _: Annotated[Principal, Depends(require(Role.ADMIN, Role.AUDITOR))],
     app: App,
@@ -118,7 +126,7 @@ async def get_plan(
     tags=["probes"],
 )
 async def record_probe(
-    year: int, body: ProbeIn, principal: Auditor, recorder: Recorder
+    year: Year, body: ProbeIn, principal: Auditor, recorder: Recorder
 ) -> Response:
     """201 with the recorded probe; 200 with the original when this probe was already
     recorded with the same content (a retry), 409 when with another."""
@@ -134,7 +142,7 @@ async def record_probe(
 
 @router.post("/editions/{year}/probes/batch", response_model=ProbeBatchOut, tags=["probes"])
 async def record_probes(
-    year: int, body: ProbeBatchIn, principal: Auditor, recorder: Recorder
+    year: Year, body: ProbeBatchIn, principal: Auditor, recorder: Recorder
 ) -> ProbeBatchOut:
     """Several probes in one request (a capture app syncing, an import): each is checked and
     recorded on its own, as by POST /editions/{year}/probes, and gets its own status."""
@@ -171,7 +179,7 @@ async def record_probes(
 
 
 @router.get("/editions/{year}/probes/{probe_id}", response_model=ProbeOut, tags=["probes"])
-async def get_probe(year: int, probe_id: UUID, _: Staff, app: App) -> ProbeOut:
+async def get_probe(year: Year, probe_id: UUID, _: Staff, app: App) -> ProbeOut:
     return ProbeOut.of(await run_in_threadpool(app.probe, year, probe_id))
 
 
@@ -182,7 +190,7 @@ async def get_probe(year: int, probe_id: UUID, _: Staff, app: App) -> ProbeOut:
     tags=["probes"],
 )
 async def correct_probe(
-    year: int, probe_id: UUID, body: CorrectionIn, principal: Corrector, app: App
+    year: Year, probe_id: UUID, body: CorrectionIn, principal: Corrector, app: App
 ) -> ProbeOut:
     probe = await run_in_threadpool(
         lambda: app.correct_probe(
@@ -202,6 +210,6 @@ async def correct_probe(
     response_model=list[ProbeOut],
     tags=["probes"],
 )
-async def list_probes(year: int, registration_id: UUID, _: Staff, app: App) -> list[ProbeOut]:
+async def list_probes(year: Year, registration_id: UUID, _: Staff, app: App) -> list[ProbeOut]:
     probes = await run_in_threadpool(app.probes_of, year, registration_id)
     return [ProbeOut.of(p) for p in probes]

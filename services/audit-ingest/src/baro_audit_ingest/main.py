@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator
 import uvicorn
 from fastapi import FastAPI
 
-from baro_audit_ingest.api import install_domain_errors, router
+from baro_audit_ingest.api import LARGER_BODIES, install_domain_errors, router
 from baro_audit_ingest.application import AuditApplication
 from baro_audit_ingest.consumers import start_consumer
 from baro_audit_ingest.recording import (
@@ -116,6 +116,7 @@ def create_app(
         description="Referentials, audit plans, and the mystery citizens' probes with their "
         "corrections (probes are immutable: a correction is a new event).",
         lifespan=lifespan,
+        larger_bodies=LARGER_BODIES,
     )
     install_domain_errors(app)
     app.include_router(router)

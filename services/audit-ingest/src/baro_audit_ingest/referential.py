@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 from collections import Counter
 from dataclasses import dataclass, field
+from decimal import Decimal
 from functools import cached_property
 from importlib import resources
 from typing import Any
@@ -107,6 +109,11 @@ class ReferentialDocument:
             for c, n in codes.items()
             if n > 1
         ]
+        problems += [
+            (f"determinants.{i}.label", f"{d.code}: {MAX_TEXT} characters at most")
+            for i, d in enumerate(self.determinants)
+            if len(d.label) > MAX_TEXT
+        ]
         if len(codes) > 20:
             problems.append(("determinants", f"{len(codes)} determinants: the barometer has 20"))
         item_codes = Counter(i.code for i in self.items)
@@ -122,6 +129,7 @@ class ReferentialDocument:
                     (f"{where}.determinant", f"{item.code}: unknown determinant {item.determinant}")
                 )
             problems += [(f"{where}.answer", p) for p in _answer_spec_problems(item)]
+            problems += [(f"{where}.{f}", p) for f, p in _size_problems(item)]
             if item.measure is not None and item.measure not in _measures_of(item.channel):
                 problems.append(
                     (
@@ -236,6 +244,45 @@ def consistency_problems(
 def _measures_of(channel: Channel) -> frozenset[str]:
     required, optional = CHANNEL_MEASURES[channel]
     return required | optional
+
+
+MAX_WEIGHT = Decimal(100)
+"""Weights say how much an item counts against the others: 1 to a few in practice."""
+MAX_MEASURE = 1_000_000_000
+"""The largest number a measure item's bounds may name (seconds, rings, hours...)."""
+MAX_TEXT = 500
+MAX_CHOICES = 50
+
+
+def _size_problems(item: Item) -> list[Problem]:
+    """What would make an item absurd: an unbounded weight, measure or text."""
+    problems: list[Problem] = []
+    if item.weight > MAX_WEIGHT:
+        problems.append(("weight", f"{item.code}: a weight is at most {MAX_WEIGHT}"))
+    texts = {"label": item.label, "measure": item.measure or ""}
+    spec = item.answer
+    if isinstance(spec, MeasureAnswer):
+        texts["answer.unit"] = spec.unit
+        numbers = [spec.minimum, spec.maximum, *(t.up_to for t in spec.thresholds)]
+        if not all(math.isfinite(n) and abs(n) <= MAX_MEASURE for n in numbers):
+            problems.append(
+                ("answer", f"{item.code}: bounds and thresholds are within ±{MAX_MEASURE}")
+            )
+        if len(spec.thresholds) > MAX_CHOICES:
+            problems.append(("answer.thresholds", f"{item.code}: at most {MAX_CHOICES}"))
+    if isinstance(spec, ChoiceAnswer):
+        if len(spec.choices) > MAX_CHOICES:
+            problems.append(("answer.choices", f"{item.code}: at most {MAX_CHOICES} choices"))
+        if any(len(choice) > MAX_TEXT for choice in spec.choices):
+            problems.append(
+                ("answer.choices", f"{item.code}: a choice is {MAX_TEXT} characters at most")
+            )
+    problems += [
+        (field, f"{item.code}: {MAX_TEXT} characters at most")
+        for field, text in texts.items()
+        if len(text) > MAX_TEXT
+    ]
+    return problems
 
 
 def _answer_spec_problems(item: Item) -> list[str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -70,10 +70,18 @@ class ReferentialOut(BaseModel):
         )
 
 
+MAX_PROBES_PER_CHANNEL = 50
+"""A structure's plan has 13 probes (14 with the visit option): at most a few per channel."""
+ProbeCount = Annotated[int, Field(ge=0, le=MAX_PROBES_PER_CHANNEL)]
+AuditorId = Annotated[str, Field(min_length=1, max_length=64)]
+
+
 class PlanSettingsIn(Body):
-    channel_mix: dict[Channel, int] = Field(description="Probes per channel, e.g. phone: 4.")
+    channel_mix: dict[Channel, ProbeCount] = Field(
+        description=f"Probes per channel, e.g. phone: 4 (0 to {MAX_PROBES_PER_CHANNEL})."
+    )
     seed: str = Field(min_length=1, max_length=100)
-    auditors: list[str] = Field(min_length=1, max_length=1000)
+    auditors: list[AuditorId] = Field(min_length=1, max_length=1000)
 
 
 class EditionOut(BaseModel):
@@ -157,7 +165,7 @@ class ProbeIn(Body):
     registration_id: UUID
     site_id: UUID
     channel: Channel
-    auditor_id: str = Field(min_length=1, max_length=64)
+    auditor_id: AuditorId
     performed_at: AwareDatetime = Field(description="When the contact happened, with its offset.")
     answers: dict[str, AnswerValue] = Field(
         max_length=500, description='Item code → true/false, a number, a choice, or "n/a".'

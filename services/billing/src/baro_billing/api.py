@@ -27,12 +27,14 @@ from baro_billing.schemas import (
     QuoteSummary,
 )
 from baro_chassis.auth import Principal, Role, ensure_registration, require
+from baro_chassis.bounds import Year
 from baro_chassis.errors import install_refusals
+from baro_chassis.routing import GuardedRoute
 from baro_contracts.billing_v1 import Buyer
 
 PARIS = ZoneInfo("Europe/Paris")
 PDF = "application/pdf"
-router = APIRouter()
+router = APIRouter(route_class=GuardedRoute)
 
 Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
 Finance = Annotated[Principal, Depends(require(Role.ADMIN, Role.FINANCE))]
@@ -60,12 +62,12 @@ def install_domain_errors(app: FastAPI) -> None:
 
 
 @router.get("/editions/{year}/price-list", response_model=PriceListOut, tags=["price lists"])
-async def get_price_list(year: int, _: Finance, app: App) -> PriceListOut:
+async def get_price_list(year: Year, _: Finance, app: App) -> PriceListOut:
     return PriceListOut.of(await run_in_threadpool(app.price_list, year))
 
 
 @router.put("/editions/{year}/price-list", response_model=PriceListOut, tags=["price lists"])
-async def set_price_list(year: int, body: PriceListIn, who: Admin, app: App) -> PriceListOut:
+async def set_price_list(year: Year, body: PriceListIn, who: Admin, app: App) -> PriceListOut:
     """Change the edition's prices: the current version until a quote is issued with it, a
     new version after (issued quotes keep theirs)."""
 
@@ -82,7 +84,7 @@ async def set_price_list(year: int, body: PriceListIn, who: Admin, app: App) -> 
 
 @router.get("/editions/{year}/quotes", response_model=QuoteList, tags=["quotes"])
 async def list_quotes(
-    year: int, _: Finance, app: App, status: QuoteStatus | None = None
+    year: Year, _: Finance, app: App, status: QuoteStatus | None = None
 ) -> QuoteList:
     quotes = await run_in_threadpool(app.quotes, year, status)
     return QuoteList(edition=year, quotes=[QuoteSummary.of(q) for q in quotes])

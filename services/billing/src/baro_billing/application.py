@@ -108,22 +108,39 @@ class BillingApplication(TracedApplication):
         return edition
 
     def edition(self, year: int) -> BillingEdition:
+        """The edition, once billing has received its opening (or a registration to it)
+        from registration's events."""
         edition: BillingEdition | None = self.find(BillingEdition, BillingEdition.create_id(year))
         if edition is None:
-            raise NotFound(f"billing has no quote for edition {year} yet", "year")
+            raise NotFound(
+                f"edition {year} is unknown to billing: editions are opened in the "
+                "registration service, and arrive here from its events",
+                "year",
+            )
         return edition
+
+    def on_edition_opened(self, event: reg.EditionOpened) -> BillingEdition:
+        """The edition, with the default price list until an admin sets it (idempotent)."""
+
+        def attempt() -> BillingEdition:
+            edition = self.find(BillingEdition, BillingEdition.create_id(event.edition))
+            if edition is None:
+                edition = self._edition_or_new(event.edition)
+                self.save(edition)
+            return edition
+
+        return retry_on_conflict(attempt)
 
     def price_list(self, year: int) -> PriceList:
         """The edition's current price list (the default one until an admin sets it)."""
-        edition = self.find(BillingEdition, BillingEdition.create_id(year))
-        return edition.price_list if edition is not None else default_price_list(year)
+        return self.edition(year).price_list
 
     def set_price_list(self, year: int, prices: dict[str, int], by: str) -> PriceList:
         """The edition's new prices. Drafts finance has not adjusted are made again at them;
         issued quotes keep theirs."""
 
         def attempt() -> PriceList:
-            edition = self._edition_or_new(year)
+            edition = self.edition(year)
             price_list = edition.set_price_list(PriceList(year, **prices), by)
             self.save(edition)
             return price_list

@@ -24,6 +24,8 @@ DURABLE = "billing"
 def apply_registration_event(application: BillingApplication, event: Any) -> object:
     """Route one registration.v1 event to its command; other events are not billing's."""
     match event:
+        case reg.EditionOpened():
+            return application.on_edition_opened(event)
         case reg.StructureRegistered():
             return application.on_structure_registered(event)
         case reg.SiteAdded():

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from baro_billing.domain import Quote, QuoteStatus
 from baro_billing.pricing import PriceList
+from baro_chassis.bounds import MAX_POPULATION, MAX_PRICE_CENTS
 from baro_contracts.billing_v1 import Buyer, QuoteLine, Totals
 
 
@@ -17,14 +18,23 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+Cents = Annotated[int, Field(ge=0, le=MAX_PRICE_CENTS)]
+"""A price or an amount in cents: what the domain refuses (a negative price, a discount
+larger than the quote) it says itself; this only keeps numbers within what can be a price."""
+
+
+MAX_QUOTE_LINES = 1000
+"""A quote has a line per priced site and option: tens at most."""
+
+
 class PriceListIn(Body):
     """The prices to change; the others stay as they are."""
 
-    small_structure_cents: int | None = Field(None, examples=[99_000])
-    large_structure_cents: int | None = Field(None, examples=[125_000])
-    oral_restitution_cents: int | None = Field(None, examples=[80_000])
-    population_threshold: int | None = Field(None, examples=[10_000])
-    vat_rate_percent: int | None = Field(None, examples=[20])
+    small_structure_cents: Cents | None = Field(None, examples=[99_000])
+    large_structure_cents: Cents | None = Field(None, examples=[125_000])
+    oral_restitution_cents: Cents | None = Field(None, examples=[80_000])
+    population_threshold: int | None = Field(None, ge=1, le=MAX_POPULATION, examples=[10_000])
+    vat_rate_percent: int | None = Field(None, ge=0, le=100, examples=[20])
 
 
 class PriceListOut(BaseModel):
@@ -46,15 +56,15 @@ class AdjustmentIn(Body):
         description="discount: `amount_cents` off; custom_line: a line of `label` at "
         "`amount_cents`; price_line: the line at `line_index` at `unit_cents`."
     )
-    reason: str = Field(min_length=1, description="Why: kept with the quote.")
-    amount_cents: int | None = None
-    unit_cents: int | None = None
-    line_index: int | None = None
-    label: str | None = None
+    reason: str = Field(min_length=1, max_length=2000, description="Why: kept with the quote.")
+    amount_cents: Cents | None = None
+    unit_cents: Cents | None = None
+    line_index: int | None = Field(None, ge=0, le=MAX_QUOTE_LINES)
+    label: str | None = Field(None, min_length=1, max_length=200)
 
 
 class CancellationIn(Body):
-    reason: str = Field(min_length=1)
+    reason: str = Field(min_length=1, max_length=2000)
 
 
 class QuoteSummary(BaseModel):

@@ -13,6 +13,7 @@ from baro_contracts import registration_v1 as reg
 from baro_contracts.billing_v1 import LineKind
 from billing_builders import (
     YEAR,
+    edition_opened,
     order_form_signed,
     registered,
     site,
@@ -186,6 +187,10 @@ def test_a_cancellation_is_a_credit_note_and_a_new_revision_never_an_edit(
 def test_the_price_list_is_editable_until_the_first_issue_then_versioned(
     app: BillingApplication,
 ) -> None:
+    with pytest.raises(NotFound, match="unknown to billing"):
+        app.price_list(YEAR)
+    app.on_edition_opened(edition_opened())
+    assert app.on_edition_opened(edition_opened()).price_list.version == 1  # once only
     assert app.price_list(YEAR).small_structure_cents == 99_000
     edited = app.set_price_list(YEAR, {"small_structure_cents": 95_000}, "admin")
     assert (edited.version, edited.small_structure_cents) == (1, 95_000)
@@ -243,7 +248,7 @@ def test_a_site_added_after_issue_makes_a_revision_for_finance(app: BillingAppli
 
 
 def test_unknown_documents_are_reported_as_such(app: BillingApplication) -> None:
-    with pytest.raises(NotFound, match="no quote for edition 2031"):
+    with pytest.raises(NotFound, match="edition 2031 is unknown to billing"):
         app.quotes(2031)
     with pytest.raises(NotFound, match="not a document number"):
         app.order_form("BC-25-1")

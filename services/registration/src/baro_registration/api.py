@@ -10,7 +10,9 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from baro_chassis.auth import Principal, Role, ensure_registration, issue_token, require
+from baro_chassis.bounds import Year
 from baro_chassis.errors import install_refusals
+from baro_chassis.routing import GuardedRoute
 from baro_contracts.registration_v1 import Category, RegistrationStatus
 from baro_registration.application import RegistrationApplication
 from baro_registration.contact_access import Actor, Audience
@@ -36,7 +38,7 @@ from baro_registration.schemas import (
 )
 
 STRUCTURE_TOKEN_TTL = timedelta(days=180)
-router = APIRouter()
+router = APIRouter(route_class=GuardedRoute)
 
 Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
 AnyRole = Annotated[Principal, Depends(require(*Role, structure=True))]
@@ -87,12 +89,12 @@ async def open_edition(body: EditionIn, _: Admin, app: App) -> EditionOut:
 
 
 @router.get("/editions/{year}", response_model=EditionOut, tags=["editions"])
-async def get_edition(year: int, _: AnyRole, app: App) -> EditionOut:
+async def get_edition(year: Year, _: AnyRole, app: App) -> EditionOut:
     return EditionOut.of(await run_in_threadpool(app.edition, year))
 
 
 @router.post("/editions/{year}/close", response_model=ClosedOut, tags=["editions"])
-async def close_edition(year: int, _: Admin, app: App) -> ClosedOut:
+async def close_edition(year: Year, _: Admin, app: App) -> ClosedOut:
     edition, decided = await run_in_threadpool(app.close_registration, year)
     allocations = [
         {"registration_id": str(r.id), "name": r.name, "siret": r.siret, **(r.free_place or {})}
@@ -108,7 +110,7 @@ async def close_edition(year: int, _: Admin, app: App) -> ClosedOut:
     tags=["registrations"],
 )
 async def register(
-    year: int, body: RegistrationIn, _: Registrar, app: App, request: Request, response: Response
+    year: Year, body: RegistrationIn, _: Registrar, app: App, request: Request, response: Response
 ) -> RegisteredOut:
     """Register a structure. Sending the same registration again (a retry) answers 201 with
     the registration it made; another one for the same SIRET and edition is 409. The answer
@@ -131,7 +133,7 @@ async def register(
     "/editions/{year}/registrations", response_model=list[RegistrationOut], tags=["registrations"]
 )
 async def list_registrations(
-    year: int,
+    year: Year,
     _: Lister,
     app: App,
     category: Annotated[Category | None, Query()] = None,
@@ -153,7 +155,7 @@ async def list_registrations(
     tags=["registrations"],
 )
 async def get_registration(
-    year: int, registration_id: UUID, principal: Reader, app: App
+    year: Year, registration_id: UUID, principal: Reader, app: App
 ) -> RegistrationOut:
     """One registration, with its contacts as the caller's role may see them (logged)."""
     ensure_registration(principal, registration_id, Role.ADMIN, Role.FINANCE)
@@ -173,7 +175,7 @@ async def get_registration(
     tags=["registrations"],
 )
 async def add_site(
-    year: int, registration_id: UUID, body: SiteIn, principal: StructureActor, app: App
+    year: Year, registration_id: UUID, body: SiteIn, principal: StructureActor, app: App
 ) -> SiteOut:
     ensure_registration(principal, registration_id, Role.ADMIN, Role.FRONTEND)
     site = await run_in_threadpool(
@@ -188,7 +190,7 @@ async def add_site(
     tags=["registrations"],
 )
 async def sign_order_form(
-    year: int, registration_id: UUID, body: SignatureIn, principal: Signer, app: App
+    year: Year, registration_id: UUID, body: SignatureIn, principal: Signer, app: App
 ) -> RegistrationOut:
     ensure_registration(principal, registration_id, Role.ADMIN)
     registration = await run_in_threadpool(
@@ -203,7 +205,7 @@ async def sign_order_form(
     tags=["registrations"],
 )
 async def switch_to_paid(
-    year: int, registration_id: UUID, body: SwitchToPaidIn, principal: Signer, app: App
+    year: Year, registration_id: UUID, body: SwitchToPaidIn, principal: Signer, app: App
 ) -> RegistrationOut:
     ensure_registration(principal, registration_id, Role.ADMIN)
     options = body.options.model_dump(exclude_unset=True) if body.options else None

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from eventsourcing.domain import Aggregate, event
 
+from baro_chassis.bounds import FIRST_EDITION, LAST_EDITION
 from baro_contracts.registration_v1 import (
     LOCAL_AUTHORITY_KINDS,
     Category,
@@ -124,8 +125,10 @@ class Edition(Aggregate):
         audit_window_end: date,
         free_places: int,
     ) -> Edition:
-        if not 2012 <= year <= 2100:
-            raise InvalidRegistration("the year must be between 2012 and 2100", "year")
+        if not FIRST_EDITION <= year <= LAST_EDITION:
+            raise InvalidRegistration(
+                f"the year must be between {FIRST_EDITION} and {LAST_EDITION}", "year"
+            )
         if audit_window_end <= audit_window_start:
             raise InvalidRegistration(
                 "the audit window must end after it starts", "audit_window_end"

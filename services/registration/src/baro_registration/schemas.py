@@ -8,6 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from baro_chassis.bounds import MAX_POPULATION, EditionYear
 from baro_contracts.registration_v1 import (
     Category,
     Certification,
@@ -26,12 +27,18 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+MAX_FREE_PLACES = 10_000
+"""Free places are counted in tens (the panel of 2025 had a few hundred structures)."""
+MAX_SITES = 100
+"""A structure's main site and its annexes: a large city has a few dozen town halls."""
+
+
 class EditionIn(Body):
-    year: int = Field(examples=[2025])
+    year: EditionYear
     registration_deadline: date = Field(description="Last day (Europe/Paris) to register.")
     audit_window_start: date
     audit_window_end: date
-    free_places: int = Field(ge=0)
+    free_places: int = Field(ge=0, le=MAX_FREE_PLACES)
 
 
 class EditionOut(BaseModel):
@@ -139,11 +146,11 @@ class AccessEntryOut(BaseModel):
 
 class ContactPointsIn(Body):
     phone: str | None = Field(default=None, pattern=PHONE)
-    email: str | None = Field(default=None, pattern=EMAIL)
-    postal_address: str | None = None
-    website: str | None = None
-    facebook: str | None = None
-    x: str | None = None
+    email: str | None = Field(default=None, pattern=EMAIL, max_length=254)
+    postal_address: str | None = Field(default=None, max_length=500)
+    website: str | None = Field(default=None, max_length=500)
+    facebook: str | None = Field(default=None, max_length=500)
+    x: str | None = Field(default=None, max_length=500)
 
 
 class SiteIn(Body):
@@ -161,18 +168,20 @@ class OptionsIn(Body):
 
 class RegistrationIn(Body):
     siret: str = Field(description="14 digits; spaces are ignored", examples=["21690266800013"])
-    name: str = Field(max_length=300, description="The structure's legal name")
+    name: str = Field(min_length=1, max_length=300, description="The structure's legal name")
     kind: StructureKind
-    population: int | None = Field(default=None, description="Required for local authorities")
+    population: int | None = Field(
+        default=None, ge=1, le=MAX_POPULATION, description="Required for local authorities"
+    )
     department: str = Field(
         pattern=r"^(0[1-9]|[1-8][0-9]|9[0-5]|2A|2B|97[1-6])$",
         description="INSEE department code, e.g. 69, 2A, 974",
     )
     contacts: ContactsIn
-    sites: list[SiteIn]
+    sites: list[SiteIn] = Field(max_length=MAX_SITES)
     participation: Participation
     options: OptionsIn = OptionsIn()
-    certifications: list[Certification] = []
+    certifications: list[Certification] = Field(default=[], max_length=len(Certification))
 
     @field_validator("siret", mode="before")
     @classmethod

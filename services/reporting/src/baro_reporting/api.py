@@ -11,11 +11,13 @@ from typing import Annotated
 from uuid import UUID
 
 import asyncpg
-from fastapi import APIRouter, Depends, FastAPI, Path, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from baro_chassis.auth import Principal, Role, ensure_registration, require
+from baro_chassis.bounds import Version, Year
 from baro_chassis.errors import install_refusals
+from baro_chassis.routing import GuardedRoute
 from baro_reporting import store
 from baro_reporting.application import ReportingApplication
 from baro_reporting.autobuild import AutoBuild
@@ -42,13 +44,12 @@ from baro_reporting.schemas import (
     SupersededOut,
 )
 
-router = APIRouter()
+router = APIRouter(route_class=GuardedRoute)
 
 STAFF = (Role.ADMIN, Role.REPLAY_AUDITOR)
 Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
 Staff = Annotated[Principal, Depends(require(*STAFF))]
 StaffOrStructure = Annotated[Principal, Depends(require(*STAFF, structure=True))]
-Year = Annotated[int, Path(ge=1990, le=2200, description="The edition (year).")]
 PDF = "application/pdf"
 CSV = "text/csv; charset=utf-8"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -323,9 +324,23 @@ def _download(content: bytes, media_type: str, name: str, context: EditionContex
     )
 
 
+async def _ensure_known(pool: asyncpg.Pool, year: int) -> None:
+    async with pool.acquire() as conn:
+        known = await store.edition_known(conn, year)
+    if not known:
+        raise NotFound(
+            f"reporting has received no event of edition {year}: check the year, or wait for "
+            "registration to publish the edition's first registration",
+            "year",
+        )
+
+
 @router.get("/editions/{year}/editorial", response_model=EditorialOut, tags=["editorial"])
-async def get_editorial(year: Year, _: Admin, app: App, version: int | None = None) -> EditorialOut:
+async def get_editorial(
+    year: Year, _: Admin, pool: Pool, app: App, version: Version = None
+) -> EditorialOut:
     """The edition's editorial content: the latest version, or `?version=N`."""
+    await _ensure_known(pool, year)
     found = await run_in_threadpool(app.editorial_record, year)
     if version is None:
         return EditorialOut.of(year, found)
@@ -339,6 +354,7 @@ async def put_editorial(
 ) -> EditorialOut:
     """Replace the edition's editorial content with a new version. Mentions must name the
     edition's laureates once its results are published."""
+    await _ensure_known(pool, year)
     async with pool.acquire() as conn:
         publication = await current_publication(conn, year)
     content = checked_content(body.content, publication)

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from baro_chassis.bounds import MAX_VERSION
 from baro_contracts.reporting_v1 import EditorialContent, ReportKind
 from baro_reporting.domain import Editorial
 
@@ -19,6 +20,7 @@ class EditorialIn(BaseModel):
     expected_version: int | None = Field(
         None,
         ge=0,
+        le=MAX_VERSION,
         description="The version you read (0: none yet); refused with 409 if another "
         "revision came first. Leave out to overwrite whatever is there.",
     )

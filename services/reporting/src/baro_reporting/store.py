@@ -173,6 +173,19 @@ async def with_document(conn: Connection, publication: Publication) -> Publicati
     return replace(publication, document=json.loads(text))
 
 
+async def edition_known(conn: Connection, edition: int) -> bool:
+    """Whether reporting has received any event of the edition: a structure's registration,
+    a referential or a publication."""
+    return bool(
+        await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM registration_events WHERE edition = $1)"
+            " OR EXISTS (SELECT 1 FROM referentials WHERE edition = $1)"
+            " OR EXISTS (SELECT 1 FROM publications WHERE edition = $1)",
+            edition,
+        )
+    )
+
+
 async def published_editions(conn: Connection) -> list[int]:
     rows = await conn.fetch("SELECT DISTINCT edition FROM publications ORDER BY edition")
     return [row["edition"] for row in rows]

@@ -13,7 +13,9 @@ from fastapi.responses import JSONResponse
 from nats.aio.client import Client
 
 from baro_chassis.auth import Principal, Role, ensure_registration, optional_principal, require
+from baro_chassis.bounds import Year
 from baro_chassis.errors import ApiError
+from baro_chassis.routing import GuardedRoute
 from baro_chassis.service import Clock
 from baro_contracts.registration_v1 import Category, Participation
 from baro_scoring.application import ScoringApplication
@@ -34,7 +36,7 @@ from baro_scoring.publication import publish_results
 from baro_scoring.results import EditionSummary, Ranked, StructureLine, summarize
 from baro_scoring.views import kpis_view, mean_view, ranked_view, scores_view
 
-router = APIRouter(tags=["results"])
+router = APIRouter(route_class=GuardedRoute, tags=["results"])
 
 STAFF = (Role.ADMIN, Role.REPLAY_AUDITOR)
 Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
@@ -80,7 +82,7 @@ Cache = Annotated[Summaries, Depends(summaries)]
 
 
 async def _edition(
-    conn: Connection, year: int, cache: Summaries
+    conn: Connection, year: Year, cache: Summaries
 ) -> tuple[list[StructureLine], EditionSummary, bool]:
     """The edition's structures, their summary, and whether the results are published;
     404 if scoring knows nothing of the edition. Only the lines written since the last
@@ -125,7 +127,7 @@ def _staff_or_published(principal: Principal | None, published: bool, what: str)
 
 @router.get("/editions/{year}/scores/{registration_id}")
 async def structure_scores(
-    year: int,
+    year: Year,
     registration_id: UUID,
     principal: StaffOrStructure,
     pool: Pool,
@@ -152,7 +154,7 @@ async def structure_scores(
 
 
 @router.get("/editions/{year}/scores")
-async def all_scores(year: int, _caller: Staff, pool: Pool, cache: Cache) -> dict[str, Any]:
+async def all_scores(year: Year, _caller: Staff, pool: Pool, cache: Cache) -> dict[str, Any]:
     """Every structure's global score, rank and progress, by category."""
     async with pool.acquire() as conn:
         structures, summary, published = await _edition(conn, year, cache)
@@ -166,7 +168,7 @@ async def all_scores(year: int, _caller: Staff, pool: Pool, cache: Cache) -> dic
 
 @router.get("/editions/{year}/rankings")
 async def rankings(
-    year: int,
+    year: Year,
     _caller: Staff,
     pool: Pool,
     cache: Cache,
@@ -191,7 +193,7 @@ async def rankings(
 
 
 @router.get("/editions/{year}/laureates")
-async def laureates(year: int, principal: Anyone, pool: Pool, cache: Cache) -> dict[str, Any]:
+async def laureates(year: Year, principal: Anyone, pool: Pool, cache: Cache) -> dict[str, Any]:
     """The best complete structure of each category; joint when tied on both scores."""
     async with pool.acquire() as conn:
         _, summary, published = await _edition(conn, year, cache)
@@ -211,7 +213,7 @@ async def laureates(year: int, principal: Anyone, pool: Pool, cache: Cache) -> d
 
 
 @router.get("/editions/{year}/kpis")
-async def kpis(year: int, principal: Anyone, pool: Pool, cache: Cache) -> dict[str, Any]:
+async def kpis(year: Year, principal: Anyone, pool: Pool, cache: Cache) -> dict[str, Any]:
     """The national synthesis: means (national, per category, certified or not, per
     channel) and the channel KPIs."""
     async with pool.acquire() as conn:
@@ -221,7 +223,7 @@ async def kpis(year: int, principal: Anyone, pool: Pool, cache: Cache) -> dict[s
 
 
 @router.post("/editions/{year}/publish", status_code=201)
-async def publish(year: int, principal: Admin, request: Request, pool: Pool) -> dict[str, Any]:
+async def publish(year: Year, principal: Admin, request: Request, pool: Pool) -> dict[str, Any]:
     """Freeze the edition's results and publish them with their fingerprint. Refused while
     scoring is still applying events from registration or audit-ingest."""
     nc: Client = request.app.state.nats
@@ -248,7 +250,7 @@ async def publish(year: int, principal: Admin, request: Request, pool: Pool) -> 
 
 
 @router.get("/editions/{year}/publication")
-async def get_publication(year: int, pool: Pool) -> dict[str, Any]:
+async def get_publication(year: Year, pool: Pool) -> dict[str, Any]:
     """The edition's publication record (public): its fingerprint and what it includes."""
     async with pool.acquire() as conn:
         row = await publication(conn, year)
