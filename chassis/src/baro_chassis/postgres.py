@@ -76,6 +76,9 @@ def eventsourcing_env(database_url: str, **extra: str) -> dict[str, str]:
         "POSTGRES_POOL_SIZE": "10",
         "POSTGRES_MAX_OVERFLOW": "10",
         "POSTGRES_LOCK_TIMEOUT": "5",
+        # A pooled connection is checked as it is taken: after PostgreSQL restarts, the
+        # broken ones are replaced instead of failing the request that takes them.
+        "POSTGRES_PRE_PING": "y",
         "CREATE_TABLE": "y",
     }
     env.update(extra)
