@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -326,3 +327,67 @@ def test_make_up_recovers_after_being_killed_hard(
         for orphan in orphans:
             if orphan.is_running():
                 orphan.kill()
+
+
+def service_processes(stack: Stack) -> dict[str, psutil.Process]:
+    """The stack's service processes (`baro-<name> serve`), by name."""
+    found = {}
+    for child in stack.children():
+        with contextlib.suppress(psutil.Error):
+            command = child.cmdline()
+            script = Path(command[1] if len(command) > 1 else command[0]).name
+            if script.startswith("baro-") and "serve" in command:
+                found[script.removeprefix("baro-")] = child
+    return found
+
+
+def ready_status(url: str) -> int:
+    try:
+        return httpx.get(f"{url}/ready", timeout=5).status_code
+    except httpx.HTTPError:
+        return 0
+
+
+def test_make_up_restarts_a_killed_service_and_its_services_end_when_it_is_killed(
+    tmp_path: Path, stack_env: dict[str, str]
+) -> None:
+    data_dir = tmp_path / "data"
+    stack = Stack(data_dir, stack_env)
+    servers: list[psutil.Process] = []
+    try:
+        token = stack.wait_ready()
+        started = time.monotonic()
+        services = service_processes(stack)
+        assert {"registration", "audit-ingest"} <= services.keys(), services
+        servers = [c for c in stack.children() if c.name() in ("nats-server", "postgres")]
+
+        services["registration"].send_signal(signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while (
+            "restarting registration" not in stack.text()
+            or ready_status(base_url(stack_env)) != 200
+        ):
+            assert time.monotonic() < deadline, stack.report()
+            time.sleep(0.2)
+        assert "restarting registration" in (data_dir / "logs" / "stack.log").read_text()
+        print(f"registration killed -> ready again in {time.monotonic() - started:.1f}s")
+        headers = {"Authorization": f"Bearer {token}"}
+        created = httpx.post(f"{base_url(stack_env)}/editions", json=EDITION, headers=headers)
+        assert created.status_code == 201, created.text
+
+        everything = [p for p in stack.children() if p not in servers]
+        stack.process.kill()  # no chance to stop anything: the kernel tells its services
+        stack.process.wait(10)
+        deadline = time.monotonic() + 30
+        while alive := [p for p in everything if p.is_running() and p.status() != "zombie"]:
+            assert time.monotonic() < deadline, [p.cmdline() for p in alive]
+            time.sleep(0.2)
+        port = int(stack_env["BARO_PORT_OFFSET"]) + SERVICE_PORTS["registration"]
+        with pytest.raises(ConnectionRefusedError):  # nobody holds its port
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    finally:
+        stack.ensure_stopped()
+        for server in servers:  # the servers outlive it; the next `baro up` would stop them
+            with contextlib.suppress(psutil.Error):
+                server.send_signal(signal.SIGINT)
+                server.wait(30)

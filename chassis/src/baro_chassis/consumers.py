@@ -18,7 +18,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 from opentelemetry import trace
 from pydantic import ValidationError
 
-from baro_chassis.nats import connect, ensure_stream
+from baro_chassis.nats import connect, ensure_stream, reconnect_options
 from baro_contracts.catalog import event_class
 from baro_contracts.streams import DEAD_LETTER_STREAM, STREAMS, StreamSpec
 
@@ -26,12 +26,15 @@ DEAD_LETTER_REASON = "Baro-Dead-Letter-Reason"
 log = logging.getLogger(__name__)
 
 
-def make_broker(nats_url: str) -> NatsBroker:
-    """A broker whose subscribers open a span that continues the publisher's trace."""
+def make_broker(nats_url: str, name: str = "consumer") -> NatsBroker:
+    """A broker whose subscribers open a span that continues the publisher's trace, and
+    that reconnects forever (faststream's default gives up after 60 attempts)."""
     return NatsBroker(
         nats_url,
         middlewares=[NatsTelemetryMiddleware(tracer_provider=trace.get_tracer_provider())],
         logger=None,
+        name=name,
+        **reconnect_options(name),
     )
 
 
@@ -105,7 +108,7 @@ def in_order_consumer(
     anything else (the store is down, say) is retried until it works. An `apply` that is a
     coroutine function is awaited on the loop instead. `subject` narrows the consumer to
     some of the contract's subjects (default: all of them, `<events>.>`)."""
-    broker = make_broker(nats_url)
+    broker = make_broker(nats_url, durable)
     run: Callable[[Any], Any] = (
         apply if inspect.iscoroutinefunction(apply) else lambda e: asyncio.to_thread(apply, e)
     )

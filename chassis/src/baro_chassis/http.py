@@ -9,10 +9,13 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcon
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from baro_chassis.body_limit import BodyLimit
 from baro_chassis.errors import install_error_handlers
+from baro_chassis.outage import install_outage_handler
+from baro_chassis.readiness import Readiness, readiness
 from baro_chassis.settings import Settings
 from baro_chassis.telemetry import setup_telemetry
 
@@ -61,13 +64,27 @@ def create_service_app(
     app.add_middleware(
         BodyLimit, limit=settings.max_body_bytes, per_route=(larger_bodies or {}).items()
     )
+    install_outage_handler(app)
+    app.state.readiness_checks = {}
 
     @app.get("/health", tags=["health"])
     async def health() -> dict[str, Any]:
         return {"status": "ok", "service": settings.service}
 
+    @app.get(
+        "/ready",
+        tags=["health"],
+        response_model=Readiness,
+        responses={503: {"model": Readiness, "description": "a part is not ready (named)"}},
+    )
+    async def ready() -> JSONResponse:
+        """200 when the service can work (database, NATS, relay, consumers), else 503."""
+        report = await readiness(app)
+        status = 200 if report.status == "ready" else 503
+        return JSONResponse(report.model_dump(mode="json"), status_code=status)
+
     # One span per request; the per-chunk receive/send spans cost more than they tell.
     FastAPIInstrumentor.instrument_app(
-        app, excluded_urls="health,docs,openapi.json", exclude_spans=["receive", "send"]
+        app, excluded_urls="health,ready,docs,openapi.json", exclude_spans=["receive", "send"]
     )
     return app

@@ -9,26 +9,29 @@ event, translated to its public contract event, to JetStream.
   refuses an event whose predecessor it did not store and the stream never holds them out
   of order. The position is saved after each batch, never past an unpublished event.
 - One active relay per service: a PostgreSQL advisory lock elects it; others wait.
+- It heals: when its connection to PostgreSQL or NATS is lost, it closes both, reconnects
+  with backoff, is elected again (a standby may have been meanwhile: the lock belongs to a
+  session, which died), and resumes from its saved position (`resilience.keep_running`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 import asyncpg
 from eventsourcing.persistence import Notification
-from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 from nats.js.api import PubAck
 
 from baro_chassis.eventstore import TracedApplication
 from baro_chassis.nats import connect, ensure_stream
 from baro_chassis.postgres import create_tables
+from baro_chassis.resilience import Outage, keep_running, wait_or_stop
 from baro_chassis.translation import Translator
 from baro_contracts.base import ContractEvent
 from baro_contracts.streams import StreamSpec
@@ -42,6 +45,19 @@ CREATE TABLE IF NOT EXISTS relay_positions (
     position bigint NOT NULL
 )
 """
+
+
+# How long connecting may take, and any one query, before the relay starts over.
+CONNECT_TIMEOUT_SECONDS = 10.0
+QUERY_TIMEOUT_SECONDS = 30.0
+LEADERSHIP_POLL_SECONDS = 1.0
+
+
+class RelayState(StrEnum):
+    CONNECTING = "connecting"  # (again, after an outage)
+    STANDBY = "standby"  # connected, waiting for the active relay's lock
+    LEADER = "leader"  # the active relay
+    STOPPED = "stopped"
 
 
 @dataclass
@@ -73,24 +89,40 @@ class Relay:
         self.batch_size = batch_size
         self.idle_wait = idle_wait
         self.stats = RelayStats()
+        self.state = RelayState.STOPPED
         self._db: asyncpg.Connection | None = None
         self._js: JetStreamContext | None = None
         self._nc: Any = None
 
     async def open(self) -> None:
-        self._db = await asyncpg.connect(self.database_url)
+        self._db = await asyncpg.connect(
+            self.database_url,
+            timeout=CONNECT_TIMEOUT_SECONDS,
+            command_timeout=QUERY_TIMEOUT_SECONDS,
+        )
         await create_tables(self._db, POSITIONS_DDL)
-        self._nc = await connect(self.nats_url, f"{self.service}-relay")
+        # nats-py retries its first connection forever: bounded here, so a relay told to
+        # stop while NATS is down does stop.
+        self._nc = await asyncio.wait_for(
+            connect(self.nats_url, f"{self.service}-relay"), CONNECT_TIMEOUT_SECONDS
+        )
         self._js = self._nc.jetstream()
         await ensure_stream(self._js, self.stream)
 
     async def close(self) -> None:
-        if self._nc is not None:
-            await self._nc.drain()
-            self._nc = None
-        if self._db is not None:
-            await self._db.close()
-            self._db = None
+        """Close both connections; after an outage, whatever state they are in."""
+        nc, db = self._nc, self._db
+        self._nc, self._js, self._db = None, None, None
+        if nc is not None:
+            try:
+                await asyncio.wait_for(nc.drain(), CONNECT_TIMEOUT_SECONDS)
+            except Exception:
+                await nc.close()
+        if db is not None:
+            try:
+                await asyncio.wait_for(db.close(), CONNECT_TIMEOUT_SECONDS)
+            except Exception:
+                db.terminate()
 
     async def position(self) -> int:
         assert self._db is not None
@@ -189,33 +221,37 @@ class Relay:
             stream=self.stream.name,
         )
 
-    async def _acquire_leadership(self, stop: asyncio.Event) -> bool:
+    async def _acquire_leadership(self, stop: asyncio.Event, outage: Outage) -> bool:
         assert self._db is not None
         while not stop.is_set():
             if await self._db.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", self.service):
                 return True
-            await _wait(stop, 1.0)
+            self.state = RelayState.STANDBY
+            outage.recovered()  # a standby that can ask for the lock works as it should
+            await wait_or_stop(stop, LEADERSHIP_POLL_SECONDS)
         return False
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Relay until `stop` is set; survives NATS or database hiccups by retrying."""
-        await self.open()
+    async def _session(self, stop: asyncio.Event, outage: Outage) -> None:
+        """Connect, be elected, relay until `stop`; raises when a connection is lost."""
+        self.state = RelayState.CONNECTING
         try:
-            if not await self._acquire_leadership(stop):
+            await self.open()
+            if not await self._acquire_leadership(stop, outage):
                 return
+            self.state = RelayState.LEADER
             while not stop.is_set():
-                try:
-                    read = await self.publish_pending()
-                except (TimeoutError, OSError, asyncpg.PostgresError, NatsError) as exc:
-                    log.warning("relay %s: %s, retrying", self.service, exc)
-                    await _wait(stop, 1.0)
-                    continue
+                read = await self.publish_pending()
+                outage.recovered()
                 if read < self.batch_size:
-                    await _wait(stop, self.idle_wait)
+                    await wait_or_stop(stop, self.idle_wait)
         finally:
             await self.close()
 
-
-async def _wait(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    async def run(self, stop: asyncio.Event) -> None:
+        """Relay until `stop` is set, through any number of PostgreSQL or NATS outages."""
+        try:
+            await keep_running(
+                f"relay {self.service}", lambda outage: self._session(stop, outage), stop, log
+            )
+        finally:
+            self.state = RelayState.STOPPED

@@ -1,4 +1,5 @@
-"""What every service's wiring does the same way: its relay, and running the relay alone."""
+"""What every service's wiring does the same way: its relay (started with its readiness
+check), and running the relay alone."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from fastapi import FastAPI
+
 from baro_chassis.eventstore import TracedApplication
+from baro_chassis.readiness import add_check, database_check, relay_check
 from baro_chassis.relay import Relay
 from baro_chassis.settings import SERVICE_PORTS, Settings
 from baro_chassis.translation import Translator
@@ -49,6 +53,18 @@ def relay_for(
         nats_url=settings.nats_url,
         database_url=settings.database_url,
     )
+
+
+def start_relay(app: FastAPI, relay: Relay, stop: asyncio.Event) -> asyncio.Task[None]:
+    """Run `relay` until `stop`, in a task that `/ready` watches."""
+    task = asyncio.create_task(relay.run(stop), name=f"relay {relay.service}")
+    add_check(app, "relay", relay_check(relay, task))
+    return task
+
+
+def check_database(app: FastAPI, settings: Settings) -> None:
+    """`/ready` asks the service's database whether it answers."""
+    add_check(app, "database", database_check(settings.database_url))
 
 
 async def run_relay_only(

@@ -89,6 +89,28 @@ def postgres_server(servers_dir: Path) -> Iterator[str]:
         server.stop()
 
 
+@pytest.fixture
+def restartable_nats(tmp_path: Path) -> Iterator[EmbeddedNats]:
+    """A NATS server of the test's own, to stop and start again (`.stop()`, `.start()`: same
+    port, same data) while the code under test runs."""
+    server = EmbeddedNats(tmp_path / "own-nats").start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def restartable_postgres(tmp_path: Path) -> Iterator[EmbeddedPostgres]:
+    """A PostgreSQL server of the test's own, to stop (a fast shutdown, as `pg_ctl restart
+    -m fast` does) and start again; `.url` is its maintenance database."""
+    server = EmbeddedPostgres(tmp_path / "own-postgres", durable=False).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 def fresh_database(postgres_server: str) -> Iterator[str]:
     url = database_url_for(postgres_server, f"test_{uuid.uuid4().hex[:12]}")
     ensure_database(url)

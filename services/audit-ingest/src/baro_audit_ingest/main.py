@@ -9,16 +9,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 import uvicorn
 from fastapi import FastAPI
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeout
 
 from baro_audit_ingest.api import LARGER_BODIES, install_domain_errors, router
 from baro_audit_ingest.application import AuditApplication
@@ -31,15 +38,36 @@ from baro_audit_ingest.recording import (
 )
 from baro_audit_ingest.translation import AuditTranslator
 from baro_audit_ingest.writer import ProbeWriter
+from baro_chassis.embedded import stop_process
 from baro_chassis.http import create_service_app, settle_heap
 from baro_chassis.nats import connect
 from baro_chassis.postgres import open_application
+from baro_chassis.processes import die_with_parent, die_with_parent_now
+from baro_chassis.readiness import (
+    Check,
+    PartReadiness,
+    add_check,
+    brokers_check,
+    nats_check,
+    relay_check,
+)
 from baro_chassis.relay import Relay
-from baro_chassis.service import Clock, add_serve_and_relay, relay_for, run_relay_only, utc_now
+from baro_chassis.resilience import Backoff
+from baro_chassis.service import (
+    Clock,
+    add_serve_and_relay,
+    check_database,
+    relay_for,
+    run_relay_only,
+    utc_now,
+)
 from baro_chassis.settings import Settings
 from baro_contracts.streams import AUDIT_STREAM
 
 SERVICE = "audit-ingest"
+WRITER_READY_SUBJECT = "audit-ingest.internal.writer-ready"
+# A writer that ran this long before dying is started again at once (its backoff reset).
+WRITER_STABLE_AFTER_SECONDS = 60.0
 
 
 def build_application(settings: Settings, clock: Clock = utc_now) -> AuditApplication:
@@ -50,21 +78,32 @@ def build_relay(settings: Settings, application: AuditApplication) -> Relay:
     return relay_for(settings, application, AuditTranslator, AUDIT_STREAM)
 
 
+@dataclass
+class RecordingSide:
+    writer: ProbeWriter
+    checks: dict[str, Check]  # for `/ready`: the relay and the consumer, when run here
+
+
 @contextlib.asynccontextmanager
 async def recording_side(
     settings: Settings, application: AuditApplication, *, run_relay: bool, run_consumer: bool
-) -> AsyncIterator[ProbeWriter]:
+) -> AsyncIterator[RecordingSide]:
     """What records probes and publishes events: the probe writer, the relay and the
     registration consumer, in the API's process or in the probe writer process."""
     writer = ProbeWriter(application)
     writer.start()
     stop = asyncio.Event()
-    relay_task = (
-        asyncio.create_task(build_relay(settings, application).run(stop)) if run_relay else None
-    )
+    checks: dict[str, Check] = {}
+    relay_task = None
+    if run_relay:
+        relay = build_relay(settings, application)
+        relay_task = asyncio.create_task(relay.run(stop), name="relay audit-ingest")
+        checks["relay"] = relay_check(relay, relay_task)
     consumer = await start_consumer(application, settings.nats_url) if run_consumer else None
+    if consumer is not None:
+        checks["consumers"] = brokers_check(lambda: [consumer])
     try:
-        yield writer
+        yield RecordingSide(writer, checks)
     finally:
         stop.set()
         if consumer is not None:
@@ -72,6 +111,31 @@ async def recording_side(
         if relay_task is not None:
             await relay_task
         await asyncio.to_thread(writer.stop)
+
+
+async def answer_readiness(nc: Client, checks: dict[str, Check]) -> None:
+    """The probe writer process says how its parts are, for the API's `/ready`."""
+
+    async def on_request(msg: Msg) -> None:
+        parts = {part: (await check()).model_dump() for part, check in checks.items()}
+        await msg.respond(json.dumps(parts).encode())
+
+    await nc.subscribe(WRITER_READY_SUBJECT, cb=on_request)
+
+
+def writer_check(nc: Client) -> Check:
+    """The probe writer process answers, and its relay and consumer are ready."""
+
+    async def check() -> PartReadiness:
+        try:
+            reply = await nc.request(WRITER_READY_SUBJECT, b"", timeout=1.0)
+        except (NoRespondersError, NatsTimeout):
+            return PartReadiness(ready=False, detail="the probe writer process does not answer")
+        parts = {k: PartReadiness.model_validate(v) for k, v in json.loads(reply.data).items()}
+        detail = "; ".join(f"{part}: {p.detail}" for part, p in parts.items())
+        return PartReadiness(ready=all(p.ready for p in parts.values()), detail=detail)
+
+    return check
 
 
 def create_app(
@@ -90,8 +154,11 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         application = await asyncio.to_thread(build_application, settings, clock)
         app.state.application = application
+        check_database(app, settings)
         if remote_writer:
             nc = await connect(settings.nats_url, "audit-ingest-api")
+            add_check(app, "nats", nats_check(nc))
+            add_check(app, "probe_writer", writer_check(nc))
             recorder = RemoteRecorder(nc)
             await recorder.wait_ready()
             app.state.recorder = recorder
@@ -104,8 +171,10 @@ def create_app(
         try:
             async with recording_side(
                 settings, application, run_relay=run_relay, run_consumer=run_consumer
-            ) as writer:
-                app.state.recorder = LocalRecorder(writer)
+            ) as side:
+                for part, check in side.checks.items():
+                    add_check(app, part, check)
+                app.state.recorder = LocalRecorder(side.writer)
                 yield
         finally:
             application.close()
@@ -124,7 +193,9 @@ def create_app(
 
 
 def app_from_env() -> FastAPI:
-    """The API `serve` runs (uvicorn imports it by name), its probe writer in a child process."""
+    """The API `serve` runs (uvicorn imports it by name), its probe writer in a child process.
+    With several workers, each is a child of `serve`, and ends with it."""
+    die_with_parent_now()
     return create_app(Settings.from_env(SERVICE), remote_writer=True)
 
 
@@ -137,22 +208,63 @@ async def run_writer(settings: Settings, *, run_relay: bool = True) -> None:
     try:
         async with recording_side(
             settings, application, run_relay=run_relay, run_consumer=True
-        ) as writer:
-            settle_heap()
-            await answer_probe_requests(writer, settings.nats_url, stop)
+        ) as side:
+            nc = await connect(settings.nats_url, "audit-ingest-writer-readiness")
+            try:
+                await answer_readiness(nc, side.checks)
+                settle_heap()
+                await answer_probe_requests(side.writer, settings.nats_url, stop)
+            finally:
+                await nc.close()
     finally:
         stop.set()
         await watcher
         application.close()
 
 
-def _stop_if_writer_dies(writer: subprocess.Popen[bytes], stopping: threading.Event) -> None:
-    """A writer that died means no probe can be recorded: stop the API too, so whatever
-    supervises `serve` (`baro up`, the orchestrator) sees it and restarts or reports it."""
-    code = writer.wait()
-    if not stopping.is_set():
-        logging.getLogger(__name__).error("the probe writer exited (code %s): stopping", code)
-        os.kill(os.getpid(), signal.SIGTERM)
+class WriterSupervisor:
+    """Runs the probe writer process and starts it again, after a backoff, whenever it dies;
+    meanwhile the API answers probes 503 (no writer answers its requests)."""
+
+    def __init__(self, command: list[str]) -> None:
+        self.command = command
+        self.stopping = threading.Event()
+        self._lock = threading.Lock()
+        self.process: subprocess.Popen[bytes] | None = None
+        # Started from this thread, which lives as long as `serve`: PDEATHSIG is tied to it.
+        self._thread = threading.Thread(target=self._supervise, daemon=True, name="writer")
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _spawn(self) -> subprocess.Popen[bytes] | None:
+        with self._lock:
+            if self.stopping.is_set():
+                return None
+            self.process = subprocess.Popen(self.command, preexec_fn=die_with_parent)
+            return self.process
+
+    def _supervise(self) -> None:
+        log = logging.getLogger(__name__)
+        backoff = Backoff(first=0.5, cap=30.0)
+        while (process := self._spawn()) is not None:
+            started = time.monotonic()
+            code = process.wait()
+            if self.stopping.is_set():
+                return
+            if time.monotonic() - started > WRITER_STABLE_AFTER_SECONDS:
+                backoff.reset()
+            delay = backoff.delay()
+            log.error("the probe writer exited (code %s): restarting it in %.1fs", code, delay)
+            if self.stopping.wait(delay):
+                return
+
+    def stop(self) -> None:
+        with self._lock:
+            self.stopping.set()
+            process = self.process
+        if process is not None:
+            stop_process(process, timeout=30)
 
 
 def _raise_system_exit(signum: int, _: object) -> None:
@@ -167,12 +279,11 @@ def serve(host: str, port: int, *, single_process: bool, run_relay: bool, worker
     command = [sys.executable, "-m", "baro_audit_ingest.main", "writer"]
     if not run_relay:
         command.append("--no-relay")
-    writer = subprocess.Popen(command)
+    writer = WriterSupervisor(command)
+    writer.start()
     # uvicorn re-raises SIGTERM once it has shut down; as an exception, it lets the `finally`
     # below stop the writer process (the default action would end this process first).
     signal.signal(signal.SIGTERM, _raise_system_exit)
-    stopping = threading.Event()
-    threading.Thread(target=_stop_if_writer_dies, args=(writer, stopping), daemon=True).start()
     try:
         uvicorn.run(
             "baro_audit_ingest.main:app_from_env",
@@ -183,12 +294,7 @@ def serve(host: str, port: int, *, single_process: bool, run_relay: bool, worker
             log_level="warning",
         )
     finally:
-        stopping.set()
-        writer.terminate()
-        try:
-            writer.wait(30)
-        except subprocess.TimeoutExpired:
-            writer.kill()
+        writer.stop()
 
 
 def cli() -> None:

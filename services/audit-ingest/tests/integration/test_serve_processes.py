@@ -1,5 +1,5 @@
-"""`baro-audit-ingest serve` as it runs in the stack: the API and its probe writer process
-live and die together."""
+"""`baro-audit-ingest serve` as it runs in the stack: the API runs its probe writer process,
+starts it again when it dies, and takes it down when it stops or is killed."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import sysconfig
 import time
 from pathlib import Path
 
+import httpx
 import psutil
 import pytest
 
@@ -50,16 +51,33 @@ def test_stopping_serve_stops_its_writer(database_url: str, nats_url: str) -> No
     assert not writer.is_running()
 
 
-def test_serve_stops_when_its_writer_dies_so_its_supervisor_sees_it(
+def ready(port: int) -> httpx.Response:
+    return httpx.get(f"http://127.0.0.1:{port}/ready", timeout=5)
+
+
+def test_serve_restarts_its_writer_when_it_dies_and_is_ready_again(
     database_url: str, nats_url: str
 ) -> None:
-    serve, _ = start_serve(database_url, nats_url)
+    serve, port = start_serve(database_url, nats_url)
     try:
-        writer_of(serve).send_signal(signal.SIGKILL)
-        deadline = time.monotonic() + 30
-        while serve.poll() is None:
-            assert time.monotonic() < deadline, "serve kept running without its writer"
+        deadline = time.monotonic() + 60
+        while ready(port).status_code != 200:
+            assert time.monotonic() < deadline, ready(port).text
             time.sleep(0.1)
+        first = writer_of(serve)
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+        # Meanwhile the API answers, and says which part is missing.
+        down = ready(port)
+        if down.status_code == 503:
+            assert "probe_writer" in down.json()["not_ready"], down.text
+        deadline = time.monotonic() + 60
+        while ready(port).status_code != 200:
+            assert serve.poll() is None, "serve stopped instead of restarting its writer"
+            assert time.monotonic() < deadline, ready(port).text
+            time.sleep(0.1)
+        assert writer_of(serve).pid != first.pid
+        assert serve.poll() is None
     finally:
         stop_process(serve)
 

@@ -19,8 +19,17 @@ from baro_billing.consumers import start_consumer
 from baro_billing.translation import BillingTranslator
 from baro_chassis.http import create_service_app
 from baro_chassis.postgres import open_application
+from baro_chassis.readiness import add_check, brokers_check
 from baro_chassis.relay import Relay
-from baro_chassis.service import Clock, add_serve_and_relay, relay_for, run_relay_only, utc_now
+from baro_chassis.service import (
+    Clock,
+    add_serve_and_relay,
+    check_database,
+    relay_for,
+    run_relay_only,
+    start_relay,
+    utc_now,
+)
 from baro_chassis.settings import Settings
 from baro_contracts.streams import BILLING_STREAM
 
@@ -47,11 +56,12 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         application = await asyncio.to_thread(build_application, settings, clock)
+        check_database(app, settings)
         stop = asyncio.Event()
-        relay = (
-            asyncio.create_task(build_relay(settings, application).run(stop)) if run_relay else None
-        )
+        relay = start_relay(app, build_relay(settings, application), stop) if run_relay else None
         consumer = await start_consumer(application, settings.nats_url) if run_consumer else None
+        if consumer is not None:
+            add_check(app, "consumers", brokers_check(lambda: [consumer]))
         app.state.application = application
         try:
             yield

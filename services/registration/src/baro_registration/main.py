@@ -17,7 +17,15 @@ from fastapi import FastAPI
 from baro_chassis.http import create_service_app
 from baro_chassis.postgres import open_application
 from baro_chassis.relay import Relay
-from baro_chassis.service import Clock, add_serve_and_relay, relay_for, run_relay_only, utc_now
+from baro_chassis.service import (
+    Clock,
+    add_serve_and_relay,
+    check_database,
+    relay_for,
+    run_relay_only,
+    start_relay,
+    utc_now,
+)
 from baro_chassis.settings import Settings
 from baro_contracts.streams import REGISTRATION_STREAM
 from baro_registration import contact_routes
@@ -45,9 +53,10 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         application = await asyncio.to_thread(build_application, settings, clock)
         app.state.application = application
+        check_database(app, settings)
         stop = asyncio.Event()
         relay_task = (
-            asyncio.create_task(build_relay(settings, application).run(stop)) if run_relay else None
+            start_relay(app, build_relay(settings, application), stop) if run_relay else None
         )
         try:
             yield

@@ -21,8 +21,17 @@ from tqdm import tqdm
 from baro_chassis.http import create_service_app
 from baro_chassis.nats import connect
 from baro_chassis.postgres import open_application
+from baro_chassis.readiness import add_check, brokers_check, nats_check
 from baro_chassis.relay import Relay
-from baro_chassis.service import Clock, add_serve_and_relay, relay_for, run_relay_only, utc_now
+from baro_chassis.service import (
+    Clock,
+    add_serve_and_relay,
+    check_database,
+    relay_for,
+    run_relay_only,
+    start_relay,
+    utc_now,
+)
 from baro_chassis.settings import Settings
 from baro_contracts.streams import REPORTING_STREAM
 from baro_reporting import replay
@@ -67,14 +76,15 @@ def create_app(
         nc = await connect(settings.nats_url, "reporting")
         executor = render_executor(render_workers())
         autobuild = AutoBuild(pool, application, executor)
+        check_database(app, settings)
+        add_check(app, "nats", nats_check(nc))
         stop = asyncio.Event()
-        relay = (
-            asyncio.create_task(build_relay(settings, application).run(stop)) if run_relay else None
-        )
+        relay = start_relay(app, build_relay(settings, application), stop) if run_relay else None
         consumers = Consumers(pool, nc, settings.nats_url, autobuild.wake)
         if run_consumers:
             await autobuild.start()
             await consumers.start()
+            add_check(app, "consumers", brokers_check(lambda: consumers.brokers))
         app.state.application = application
         app.state.pool = pool
         app.state.nats = nc

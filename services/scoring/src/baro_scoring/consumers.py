@@ -30,6 +30,7 @@ from pydantic import ValidationError
 
 from baro_chassis.consumers import dead_letter_raw, ensure_streams
 from baro_chassis.nats import connect
+from baro_chassis.resilience import Outage, keep_running
 from baro_contracts.streams import AUDIT_STREAM, REGISTRATION_STREAM, StreamSpec
 from baro_scoring.projections import Fact, WriterMemory, apply_facts, parse_fact
 
@@ -82,8 +83,12 @@ class BatchConsumer:
         self.memory = memory
 
     async def run(self, stop: asyncio.Event) -> None:
-        js = self.nc.jetstream()
-        sub = await js.pull_subscribe(
+        """Consume until `stop`; while NATS or the database is unavailable, retried (with
+        backoff, the outage logged once) until it is back."""
+        await keep_running(self.source.durable, lambda outage: self._consume(stop, outage), stop)
+
+    async def _consume(self, stop: asyncio.Event, outage: Outage) -> None:
+        sub = await self.nc.jetstream().pull_subscribe(
             self.source.subjects,
             durable=self.source.durable,
             stream=self.source.stream.name,
@@ -93,14 +98,15 @@ class BatchConsumer:
                 max_ack_pending=4 * BATCH_SIZE,
             ),
         )
-        while not stop.is_set():
-            try:
+        try:
+            while not stop.is_set():
                 messages = await fetch_waiting(sub, BATCH_SIZE)
                 if messages:
                     await self.apply(messages)
-            except Exception:  # NATS or the database is unavailable: retried until back
-                log.exception("%s could not take a batch; retrying", self.source.durable)
-                await asyncio.sleep(RETRY_DELAY_SECONDS)
+                outage.recovered()
+        finally:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
 
     async def apply(self, messages: list[Msg]) -> None:
         links = [
@@ -149,10 +155,17 @@ class Consumers:
         self._nc = await connect(self.nats_url, "scoring-consumers")
         self._tasks = [
             asyncio.create_task(
-                BatchConsumer(self.pool, self._nc, source, self.memory).run(self._stop)
+                BatchConsumer(self.pool, self._nc, source, self.memory).run(self._stop),
+                name=source.durable,
             )
             for source in SOURCES
         ]
+
+    def tasks(self) -> list[asyncio.Task[None]]:
+        return self._tasks
+
+    def connection(self) -> Client | None:
+        return self._nc
 
     async def stop(self) -> None:
         self._stop.set()

@@ -18,12 +18,15 @@ from fastapi import FastAPI
 from baro_chassis.http import create_service_app
 from baro_chassis.nats import connect
 from baro_chassis.postgres import open_application
+from baro_chassis.readiness import add_check, nats_check, tasks_check
 from baro_chassis.relay import Relay
 from baro_chassis.service import (
     Clock,
     add_serve_and_relay,
+    check_database,
     relay_for,
     run_relay_only,
+    start_relay,
     utc_now,
 )
 from baro_chassis.settings import Settings
@@ -61,13 +64,16 @@ def create_app(
         pool = await open_pool(settings.database_url, LIVE_SCHEMA)
         nc = await connect(settings.nats_url, "scoring-api")
         await keep_published_documents(pool, nc.jetstream())
+        check_database(app, settings)
+        add_check(app, "nats", nats_check(nc))
         stop = asyncio.Event()
-        relay = (
-            asyncio.create_task(build_relay(settings, application).run(stop)) if run_relay else None
-        )
+        relay = start_relay(app, build_relay(settings, application), stop) if run_relay else None
         consumers = Consumers(pool, settings.nats_url) if run_consumers else None
         if consumers is not None:
             await consumers.start()
+            connection = consumers.connection()
+            assert connection is not None
+            add_check(app, "consumers", tasks_check(connection, consumers.tasks))
         app.state.application = application
         app.state.pool = pool
         app.state.nats = nc
