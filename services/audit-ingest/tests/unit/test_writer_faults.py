@@ -17,7 +17,6 @@ from baro_audit_ingest.domain import PanelStructure
 from baro_audit_ingest.schemas import ProbeIn
 from baro_audit_ingest.writer import Outcome, ProbeWriter
 from baro_chassis.testing import FakeClock
-from baro_contracts import registration_v1 as reg
 from baro_contracts.audit_v1 import Channel
 
 pytestmark = pytest.mark.unit
