@@ -20,10 +20,12 @@ sending its next probe once the last is answered; then N more through the batch 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -37,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import nats
+import psutil
 
 from baro_audit_ingest.application import AuditApplication
 from baro_audit_ingest.campaign import generate
@@ -143,6 +146,29 @@ async def post_all(
     return Load(accepted, elapsed, latencies)
 
 
+class CpuSplit:
+    """CPU seconds used by each part of the stack, to say where the two cores go at each
+    level: audit-ingest's API process and its probe writer process (its child) apart."""
+
+    def __init__(self, audit_ingest: int, others: dict[str, int]) -> None:
+        self.api = psutil.Process(audit_ingest)
+        self.others = {name: psutil.Process(pid) for name, pid in others.items()}
+        self.parts = ["api", "writer", *others]
+
+    def seconds(self) -> dict[str, float]:
+        used = {"api": _cpu(self.api), "writer": sum(map(_cpu, self.api.children(True)))}
+        for name, process in self.others.items():
+            used[name] = _cpu(process) + sum(map(_cpu, process.children(recursive=True)))
+        return used
+
+
+def _cpu(process: psutil.Process) -> float:
+    with contextlib.suppress(psutil.NoSuchProcess):
+        times = process.cpu_times()
+        return float(times.user + times.system)
+    return 0.0
+
+
 async def audit_messages(nats_url: str) -> int:
     nc = await nats.connect(nats_url)
     try:
@@ -225,13 +251,22 @@ async def main(count: int, levels: list[int]) -> None:
         first, lines = lines[:1], lines[1:]
         await post_all(ports["audit-ingest"], first, concurrency=1)
 
+        others = {"registration": services[0].pid}
+        others.update(
+            ("nats" if isinstance(server, EmbeddedNats) else "postgres", server.process.pid)
+            for server in servers
+        )
+        cpu = CpuSplit(services[1].pid, others)
         before = await audit_messages(nats_url)
         loads_started = time.perf_counter()
         loads = []
         for index, clients in enumerate(levels):
             level_lines = lines[index * count : (index + 1) * count]
-            loads.append((clients, await post_all(ports["audit-ingest"], level_lines, clients)))
-        accepted = sum(load.accepted for _, load in loads)
+            used_before = cpu.seconds()
+            load = await post_all(ports["audit-ingest"], level_lines, clients)
+            used = {n: t - used_before[n] for n, t in cpu.seconds().items()}
+            loads.append((clients, load, used))
+        accepted = sum(load.accepted for _, load, _ in loads)
         while await audit_messages(nats_url) < before + accepted:
             await asyncio.sleep(0.02)
         on_stream = time.perf_counter() - loads_started
@@ -249,19 +284,23 @@ async def main(count: int, levels: list[int]) -> None:
             f"audit-ingest over HTTP, {count} probes per level, {structures} structures, "
             "whole stack on this machine"
         )
-        print("  clients  accepted  seconds  probes/s  p50 ms  p99 ms  queueing p99 ms")
-        for clients, load in loads:
+        print(
+            "  clients  accepted  seconds  probes/s  p50 ms  p99 ms  queueing p99 ms  "
+            "cores used: " + ", ".join(cpu.parts)
+        )
+        for clients, load, used in loads:
             rate = load.accepted / load.seconds
+            cores = ", ".join(f"{t / load.seconds:.2f}" for t in used.values())
             print(
                 f"  {clients:>7}  {load.accepted:>8}  {load.seconds:>7.2f}  {rate:>8,.0f}  "
                 f"{1000 * load.percentile(0.5):>6,.0f}  {1000 * load.percentile(0.99):>6,.0f}  "
-                f"{1000 * clients / rate:>15,.0f}"
+                f"{1000 * clients / rate:>15,.0f}  {cores}"
             )
         print(
             f"  all on JetStream:  {on_stream:.2f}s after the first POST "
             f"({accepted / on_stream:,.0f} probes/s end to end)"
         )
-        best = max(load.accepted / load.seconds for _, load in loads)
+        best = max(load.accepted / load.seconds for _, load, _ in loads)
         print(
             f"  reference:         plain eventsourcing save loop of the same events "
             f"{reference:,.0f} events/s; best level / reference {best / reference:.2f}"
@@ -276,6 +315,7 @@ async def main(count: int, levels: list[int]) -> None:
             stop_process(process)
         for server in reversed(servers):
             server.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":
