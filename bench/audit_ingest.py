@@ -148,7 +148,8 @@ async def post_all(
 
 class CpuSplit:
     """CPU seconds used by each part of the stack, to say where the two cores go at each
-    level: audit-ingest's API process and its probe writer process (its child) apart."""
+    level: audit-ingest's API process and its probe writer process (its child) apart, and
+    this load generator ("client") itself."""
 
     def __init__(self, audit_ingest: int, others: dict[str, int]) -> None:
         self.api = psutil.Process(audit_ingest)
@@ -158,7 +159,8 @@ class CpuSplit:
     def seconds(self) -> dict[str, float]:
         used = {"api": _cpu(self.api), "writer": sum(map(_cpu, self.api.children(True)))}
         for name, process in self.others.items():
-            used[name] = _cpu(process) + sum(map(_cpu, process.children(recursive=True)))
+            children = [] if name == "client" else process.children(recursive=True)
+            used[name] = _cpu(process) + sum(map(_cpu, children))
         return used
 
 
@@ -251,7 +253,7 @@ async def main(count: int, levels: list[int]) -> None:
         first, lines = lines[:1], lines[1:]
         await post_all(ports["audit-ingest"], first, concurrency=1)
 
-        others = {"registration": services[0].pid}
+        others = {"client": os.getpid(), "registration": services[0].pid}
         others.update(
             ("nats" if isinstance(server, EmbeddedNats) else "postgres", server.process.pid)
             for server in servers
