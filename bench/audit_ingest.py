@@ -2,24 +2,30 @@
 
 Starts embedded NATS and PostgreSQL (durable, in a temp dir; or NATS_URL / DATABASE_URL),
 then the registration and audit-ingest services as their own processes, registers a
-generated panel and closes it; then posts N probes over keep-alive HTTP connections with
-CONCURRENCY in flight, then N more through the batch endpoint (50 per request), and prints:
-  - probes/s accepted over HTTP (201s over the load's wall time);
+generated panel and closes it; then, at each level of concurrent clients (8, 64 and 256 by
+default), posts N new probes over that many keep-alive HTTP connections, each client
+sending its next probe once the last is answered; then N more through the batch endpoint
+(50 per request), and prints:
+  - a table: per level, probes/s accepted over HTTP (201s over the level's wall time), the
+    latency of a POST (p50, p99) and the p99 queueing alone would give (Little's law:
+    clients / throughput), for throughput that holds as clients are added;
   - the time until every probe is on JetStream (AUDIT stream, via the relay);
   - the same for the batch endpoint (capture apps syncing, imports);
   - in the same run, a plain `eventsourcing` save loop of the same probe events (one per
     save, no HTTP, no checks) as the reference, and the ratio.
 
-    uv run python bench/audit_ingest.py [N=5000] [CONCURRENCY=64]
+    uv run python bench/audit_ingest.py [N=2000 per level] [LEVELS=8,64,256]
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -27,11 +33,13 @@ import sysconfig
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import nats
+import psutil
 
 from baro_audit_ingest.application import AuditApplication
 from baro_audit_ingest.campaign import generate
@@ -74,11 +82,22 @@ def http_request(path: str, payload: object, token: str) -> bytes:
     return head + body
 
 
+@dataclass(frozen=True)
+class Load:
+    accepted: int
+    seconds: float
+    latencies: list[float]  # seconds, one per request
+
+    def percentile(self, q: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
 async def post_all(
     port: int, lines: list[dict[str, Any]], concurrency: int, batch: int = 1
-) -> tuple[int, float]:
+) -> Load:
     """POST the probes on `concurrency` keep-alive connections, one per request or `batch`
-    per request to the batch endpoint; (accepted, seconds).
+    per request to the batch endpoint.
 
     A minimal HTTP/1.1 client, so that the load generator costs little of the two cores.
     """
@@ -96,11 +115,13 @@ async def post_all(
     queue = iter(requests)
     accepted = 0
     statuses: dict[int, int] = {}
+    latencies: list[float] = []
 
     async def connection() -> None:
         nonlocal accepted
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         for request in queue:
+            sent = time.perf_counter()
             writer.write(request)
             status_line = await reader.readline()
             status = int(status_line.split()[1])
@@ -109,6 +130,7 @@ async def post_all(
                 if header.lower().startswith(b"content-length:"):
                     length = int(header.split(b":")[1])
             body = await reader.readexactly(length)
+            latencies.append(time.perf_counter() - sent)
             statuses[status] = statuses.get(status, 0) + 1
             if batch == 1:
                 accepted += status == 201
@@ -121,7 +143,32 @@ async def post_all(
     elapsed = time.perf_counter() - started
     if set(statuses) != {201 if batch == 1 else 200}:
         print(f"  statuses: {statuses}")
-    return accepted, elapsed
+    return Load(accepted, elapsed, latencies)
+
+
+class CpuSplit:
+    """CPU seconds used by each part of the stack, to say where the two cores go at each
+    level: audit-ingest's API process and its probe writer process (its child) apart, and
+    this load generator ("client") itself."""
+
+    def __init__(self, audit_ingest: int, others: dict[str, int]) -> None:
+        self.api = psutil.Process(audit_ingest)
+        self.others = {name: psutil.Process(pid) for name, pid in others.items()}
+        self.parts = ["api", "writer", *others]
+
+    def seconds(self) -> dict[str, float]:
+        used = {"api": _cpu(self.api), "writer": sum(map(_cpu, self.api.children(True)))}
+        for name, process in self.others.items():
+            children = [] if name == "client" else process.children(recursive=True)
+            used[name] = _cpu(process) + sum(map(_cpu, children))
+        return used
+
+
+def _cpu(process: psutil.Process) -> float:
+    with contextlib.suppress(psutil.NoSuchProcess):
+        times = process.cpu_times()
+        return float(times.user + times.system)
+    return 0.0
 
 
 async def audit_messages(nats_url: str) -> int:
@@ -163,7 +210,7 @@ def plain_save_loop(database_url: str, lines: list[dict[str, Any]]) -> float:
     return len(probes) / elapsed
 
 
-async def main(count: int, concurrency: int) -> None:
+async def main(count: int, levels: list[int]) -> None:
     root = Path(tempfile.mkdtemp(prefix="baro-bench-audit-"))
     servers: list[Any] = []
     services: list[subprocess.Popen[bytes]] = []
@@ -186,7 +233,8 @@ async def main(count: int, concurrency: int) -> None:
         for name in ("registration", "audit-ingest"):
             ports[name] = free_port()
             services.append(start_service(name, ports[name], env, root))
-        structures = math.ceil(2 * count / 13.3)
+        total = count * (len(levels) + 1)  # each level's probes, then the batch endpoint's
+        structures = math.ceil(total / 13.3)
         campaign = root / "campaign.jsonl"
         os.environ["BARO_JWT_SECRET"] = DEV_ONLY_JWT_SECRET
         generate(
@@ -197,59 +245,84 @@ async def main(count: int, concurrency: int) -> None:
             registration_url=f"http://127.0.0.1:{ports['registration']}",
             audit_url=f"http://127.0.0.1:{ports['audit-ingest']}",
         )
-        lines = [json.loads(line) for line in campaign.read_text().splitlines()][: 2 * count]
+        lines = [json.loads(line) for line in campaign.read_text().splitlines()][:total]
         # Capture apps send probes of many structures at once, not one structure's 13 in a
         # row: interleave them (deterministically).
         random.Random(7).shuffle(lines)
-        lines, batched_lines = lines[:count], lines[count:]
+        # The edition's first probe freezes its referential, on its own: not part of a level.
+        first, lines = lines[:1], lines[1:]
+        await post_all(ports["audit-ingest"], first, concurrency=1)
+
+        others = {"client": os.getpid(), "registration": services[0].pid}
+        others.update(
+            ("nats" if isinstance(server, EmbeddedNats) else "postgres", server.process.pid)
+            for server in servers
+        )
+        cpu = CpuSplit(services[1].pid, others)
         before = await audit_messages(nats_url)
-
-        accepted, seconds = await post_all(ports["audit-ingest"], lines, concurrency)
-        load_done = time.perf_counter()
-        expected = before + accepted + 1  # + the referential frozen by the first probe
-        while await audit_messages(nats_url) < expected:
+        loads_started = time.perf_counter()
+        loads = []
+        for index, clients in enumerate(levels):
+            level_lines = lines[index * count : (index + 1) * count]
+            used_before = cpu.seconds()
+            load = await post_all(ports["audit-ingest"], level_lines, clients)
+            used = {n: t - used_before[n] for n, t in cpu.seconds().items()}
+            loads.append((clients, load, used))
+        accepted = sum(load.accepted for _, load, _ in loads)
+        while await audit_messages(nats_url) < before + accepted:
             await asyncio.sleep(0.02)
-        on_stream = time.perf_counter() - load_done + seconds
+        on_stream = time.perf_counter() - loads_started
 
+        batched_lines = lines[len(levels) * count :]
         before = await audit_messages(nats_url)
         batch_started = time.perf_counter()
-        batched, batched_seconds = await post_all(
-            ports["audit-ingest"], batched_lines, concurrency=8, batch=50
-        )
-        while await audit_messages(nats_url) < before + batched:
+        batched = await post_all(ports["audit-ingest"], batched_lines, concurrency=8, batch=50)
+        while await audit_messages(nats_url) < before + batched.accepted:
             await asyncio.sleep(0.02)
         batched_on_stream = time.perf_counter() - batch_started
 
         reference = plain_save_loop(database_url_for(pg_url, f"bench_plain_{suffix}"), lines)
-        rate = accepted / seconds
         print(
-            f"audit-ingest over HTTP, {len(lines)} probes, concurrency {concurrency}, "
-            f"{structures} structures, whole stack on this machine"
+            f"audit-ingest over HTTP, {count} probes per level, {structures} structures, "
+            "whole stack on this machine"
         )
-        print(f"  accepted:          {accepted} probes in {seconds:.2f}s = {rate:,.0f} probes/s")
+        print(
+            "  clients  accepted  seconds  probes/s  p50 ms  p99 ms  queueing p99 ms  "
+            "cores used: " + ", ".join(cpu.parts)
+        )
+        for clients, load, used in loads:
+            rate = load.accepted / load.seconds
+            cores = ", ".join(f"{t / load.seconds:.2f}" for t in used.values())
+            print(
+                f"  {clients:>7}  {load.accepted:>8}  {load.seconds:>7.2f}  {rate:>8,.0f}  "
+                f"{1000 * load.percentile(0.5):>6,.0f}  {1000 * load.percentile(0.99):>6,.0f}  "
+                f"{1000 * clients / rate:>15,.0f}  {cores}"
+            )
         print(
             f"  all on JetStream:  {on_stream:.2f}s after the first POST "
             f"({accepted / on_stream:,.0f} probes/s end to end)"
         )
+        best = max(load.accepted / load.seconds for _, load, _ in loads)
         print(
             f"  reference:         plain eventsourcing save loop of the same events "
-            f"{reference:,.0f} events/s"
+            f"{reference:,.0f} events/s; best level / reference {best / reference:.2f}"
         )
-        print(f"  ratio:             {rate / reference:.2f} (HTTP accepted / plain save loop)")
         print(
-            f"  batch endpoint:    {batched} more probes in {batched_seconds:.2f}s = "
-            f"{batched / batched_seconds:,.0f} probes/s (50 per request, 8 in flight); all on "
-            f"JetStream {batched_on_stream:.2f}s after the first POST"
+            f"  batch endpoint:    {batched.accepted} more probes in {batched.seconds:.2f}s = "
+            f"{batched.accepted / batched.seconds:,.0f} probes/s (50 per request, 8 in flight); "
+            f"all on JetStream {batched_on_stream:.2f}s after the first POST"
         )
     finally:
         for process in services:
             stop_process(process)
         for server in reversed(servers):
             server.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":
     # A SIGTERM (a timeout, say) still runs the `finally` that stops the servers.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
-    arguments = [int(a) for a in sys.argv[1:]]
-    asyncio.run(main(*(arguments + [5000, 64][len(arguments) :])))
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
+    levels = [int(n) for n in (sys.argv[2] if len(sys.argv) > 2 else "8,64,256").split(",")]
+    asyncio.run(main(count, levels))

@@ -194,8 +194,8 @@ class AuditApplication(TracedApplication):
     def publish_referential(self, year: int, document: ReferentialDocument) -> AuditEdition:
         def attempt() -> AuditEdition:
             edition = self.edition(year)
-            edition.publish_referential(document, self.clock())
-            self.save(edition)
+            if edition.publish_referential(document, self.clock()):
+                self.save(edition)
             return edition
 
         with self._edition_lock:
@@ -215,8 +215,8 @@ class AuditApplication(TracedApplication):
     ) -> AuditEdition:
         def attempt() -> AuditEdition:
             edition = self.edition(year)
-            edition.change_plan_settings(channel_mix, seed, auditors)
-            self.save(edition)
+            if edition.change_plan_settings(channel_mix, seed, auditors):
+                self.save(edition)
             return edition
 
         with self._edition_lock:
@@ -370,7 +370,7 @@ class AuditApplication(TracedApplication):
             problems += consistency_problems(document, {**probe.answers, **answers}, parsed)
             if problems:
                 raise InvalidInput.of(problems)
-            probe.correct(
+            corrected = probe.correct(
                 document=document,
                 answers=answers,
                 measures=measures,
@@ -378,7 +378,8 @@ class AuditApplication(TracedApplication):
                 corrected_by=corrected_by,
                 at=self.clock(),
             )
-            self.save(probe)
+            if corrected:
+                self.save(probe)
             return probe
 
         return retry_on_conflict(attempt)

@@ -102,7 +102,11 @@ class AuditEdition(Aggregate):
         version = version or self.referential_version
         return ReferentialDocument.from_json(self.referentials[version - 1]["document"])
 
-    def publish_referential(self, document: ReferentialDocument, at: datetime) -> None:
+    def publish_referential(self, document: ReferentialDocument, at: datetime) -> bool:
+        """Publish `document` as the next version; False when it is the latest already (the
+        same request again: a retry answers as the first did, frozen since or not)."""
+        if self.referentials and self.referentials[-1]["document"] == document.to_json():
+            return False
         if self.frozen_at is not None:
             raise Conflict(
                 f"the referential of edition {self.year} has been frozen since its first probe "
@@ -111,6 +115,7 @@ class AuditEdition(Aggregate):
         if problems := document.problems():
             raise InvalidInput.of(problems)
         self._referential_published(document=document.to_json(), published_at=at)
+        return True
 
     @event("ReferentialPublished")
     def _referential_published(self, document: dict[str, Any], published_at: datetime) -> None:
@@ -133,7 +138,10 @@ class AuditEdition(Aggregate):
 
     def change_plan_settings(
         self, channel_mix: dict[str, int], seed: str, auditors: list[str]
-    ) -> None:
+    ) -> bool:
+        """False when the settings are these already (the same request again)."""
+        if (channel_mix, seed, auditors) == (self.channel_mix, self.seed, self.auditors):
+            return False
         if self.registration_closed_at is not None:
             raise Conflict(
                 f"the plans of edition {self.year} were issued when registration closed; "
@@ -154,6 +162,7 @@ class AuditEdition(Aggregate):
         if problems:
             raise InvalidInput.of(problems)
         self._plan_settings_changed(channel_mix=channel_mix, seed=seed, auditors=auditors)
+        return True
 
     @event("PlanSettingsChanged")
     def _plan_settings_changed(
@@ -382,9 +391,12 @@ class Probe(Aggregate):
         reason: str,
         corrected_by: str,
         at: datetime,
-    ) -> None:
+    ) -> bool:
+        """Record the correction; False when it is the last one made, sent again."""
         if not reason.strip():
             raise InvalidInput("say why the probe is corrected", "reason")
+        if self._is_last_correction(answers, measures, reason.strip(), corrected_by):
+            return False
         if not answers and not measures:
             raise InvalidInput("a correction changes at least one answer or measure", "answers")
         channel = Channel(self.channel)
@@ -408,6 +420,23 @@ class Probe(Aggregate):
             reason=reason.strip(),
             corrected_by=corrected_by,
             corrected_at=at,
+        )
+        return True
+
+    def _is_last_correction(
+        self, answers: dict[str, Any], measures: dict[str, Any], reason: str, by: str
+    ) -> bool:
+        """Whether this correction is the last one made, by the same person for the same
+        reason, and changes nothing now: a client retrying what it already sent."""
+        if not self.corrections:
+            return False
+        last = self.corrections[-1]
+        return (
+            (last["reason"], last["corrected_by"]) == (reason, by)
+            and set(last["answers"]) <= set(answers)
+            and set(last["measures"]) <= set(measures)
+            and all(self.answers.get(c) == v for c, v in answers.items())
+            and all(self.measures.get(m) == v for m, v in measures.items())
         )
 
     @event("Corrected")

@@ -4,7 +4,8 @@ probe writer process, over a NATS request.
 `baro-audit-ingest serve` runs the HTTP API in one process and the probe writer (with the
 relay and the registration consumer) in a child process, so recording probes and serving
 HTTP each have a core and an interpreter lock of their own. Tests and `--single-process`
-keep the writer in the API's process.
+keep the writer in the API's process. A request to the writer carries every probe that
+arrived meanwhile; its reply, every answer.
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ log = logging.getLogger(__name__)
 SUBJECT = "audit-ingest.internal.record-probe"
 QUEUE = "probe-writers"
 STATUS = "Baro-Status"
+LENGTHS = "Baro-Lengths"
+IN_FLIGHT = 2
+MAX_PROBES = 256  # per request: the writer's batch
 REQUEST_TIMEOUT_SECONDS = 30.0
 
 
@@ -75,10 +79,20 @@ class LocalRecorder:
 
 
 class RemoteRecorder:
-    """Sends each probe to the probe writer process and relays its answer as it is."""
+    """Sends probes to the probe writer process and relays each answer as it is.
+
+    The probes that arrive while earlier ones are on their way go together in the next
+    request: one NATS round trip (and one task in each process) for many probes rather than
+    one each, which would cost more of the two processes' CPU the more clients post at once.
+    The writer commits them together anyway. At most `IN_FLIGHT` requests are on their way,
+    so the writer always has the next probes waiting while it commits.
+    """
 
     def __init__(self, nc: Client) -> None:
         self.nc = nc
+        self._waiting: list[tuple[dict[str, Any], asyncio.Future[Recorded]]] = []
+        self._in_flight = 0
+        self._sends: set[asyncio.Task[None]] = set()
 
     async def record(
         self, year: int, probe: ProbeIn, recorded_by: str, carrier: dict[str, str]
@@ -89,9 +103,42 @@ class RemoteRecorder:
             "carrier": carrier,
             "probe": probe.model_dump(mode="json"),
         }
+        answer: asyncio.Future[Recorded] = asyncio.get_running_loop().create_future()
+        self._waiting.append((envelope, answer))
+        if len(self._waiting) == 1 and self._in_flight < IN_FLIGHT:
+            # After the other requests ready in this turn of the loop, which join this one.
+            asyncio.get_running_loop().call_soon(self._send_waiting)
+        return await answer
+
+    def _send_waiting(self) -> None:
+        while self._waiting and self._in_flight < IN_FLIGHT:
+            waiting, self._waiting = self._waiting[:MAX_PROBES], self._waiting[MAX_PROBES:]
+            self._in_flight += 1
+            task = asyncio.create_task(self._send(waiting))
+            self._sends.add(task)
+            task.add_done_callback(self._sends.discard)
+
+    async def _send(self, waiting: list[tuple[dict[str, Any], asyncio.Future[Recorded]]]) -> None:
+        try:
+            answers = await self._request([envelope for envelope, _ in waiting])
+        except Exception as exc:  # NATS closed, say: each caller hears why
+            answers = None
+            for _, answer in waiting:
+                if not answer.done():
+                    answer.set_exception(exc)
+        finally:
+            self._in_flight -= 1
+            self._send_waiting()
+        for (_, answer), recorded in zip(waiting, answers or [], strict=False):
+            if not answer.done():
+                answer.set_result(recorded)
+
+    async def _request(self, envelopes: list[dict[str, Any]]) -> list[Recorded]:
         try:
             reply = await self.nc.request(
-                SUBJECT, json.dumps(envelope).encode(), timeout=REQUEST_TIMEOUT_SECONDS
+                SUBJECT,
+                json.dumps({"probes": envelopes}).encode(),
+                timeout=REQUEST_TIMEOUT_SECONDS,
             )
         except (NoRespondersError, NatsTimeout) as exc:
             body = {
@@ -100,8 +147,8 @@ class RemoteRecorder:
                 "nothing was recorded unless a retry with the same probe_id says so",
                 "errors": [],
             }
-            return Recorded(503, json.dumps(body).encode())
-        return Recorded(int((reply.headers or {}).get(STATUS, "500")), reply.data)
+            return [Recorded(503, json.dumps(body).encode())] * len(envelopes)
+        return unpack(reply.headers or {}, reply.data, len(envelopes))
 
     async def wait_ready(self, wait_seconds: float = 60.0) -> None:
         """Until a probe writer answers (it starts in its own process)."""
@@ -116,8 +163,31 @@ class RemoteRecorder:
                 await asyncio.sleep(0.1)
 
 
+def pack(answers: list[Recorded]) -> tuple[dict[str, str], bytes]:
+    """Several answers in one reply: their statuses and body lengths in headers, the bodies
+    one after the other (so no body is encoded again)."""
+    headers = {
+        STATUS: ",".join(str(a.status) for a in answers),
+        LENGTHS: ",".join(str(len(a.body)) for a in answers),
+    }
+    return headers, b"".join(a.body for a in answers)
+
+
+def unpack(headers: dict[str, str], data: bytes, count: int) -> list[Recorded]:
+    statuses = [int(s) for s in headers.get(STATUS, "").split(",") if s]
+    lengths = [int(n) for n in headers.get(LENGTHS, "").split(",") if n]
+    if len(statuses) != count or len(lengths) != count:
+        body = {"error": "internal", "message": data.decode(errors="replace"), "errors": []}
+        return [Recorded(500, json.dumps(body).encode())] * count
+    answers, offset = [], 0
+    for status, length in zip(statuses, lengths, strict=True):
+        answers.append(Recorded(status, data[offset : offset + length]))
+        offset += length
+    return answers
+
+
 class WriterEndpoint:
-    """The probe writer's side: answers each request once its probe's batch is committed."""
+    """The probe writer's side: answers each request once its probes' batch is committed."""
 
     def __init__(self, writer: ProbeWriter, nc: Client) -> None:
         self.writer = writer
@@ -136,23 +206,30 @@ class WriterEndpoint:
 
     async def _answer(self, msg: Msg) -> None:
         try:
-            envelope: dict[str, Any] = json.loads(msg.data)
-            if envelope.get("ping"):
-                recorded = Recorded(204, b"")
+            request: dict[str, Any] = json.loads(msg.data)
+            if request.get("ping"):
+                headers, data = pack([])
             else:
-                probe = ProbeIn.model_validate(envelope["probe"])
-                recorded = await record_with(
-                    self.writer,
-                    int(envelope["year"]),
-                    probe,
-                    str(envelope["recorded_by"]),
-                    dict(envelope.get("carrier") or {}),
-                )
+                answers = await asyncio.gather(*map(self._record, request["probes"]))
+                headers, data = pack(list(answers))
+        except Exception as exc:
+            log.exception("probe writer: could not read a request")
+            headers, data = {}, f"the probe writer failed: {exc}".encode()
+        await self.nc.publish(msg.reply, data, headers=headers)
+
+    async def _record(self, envelope: dict[str, Any]) -> Recorded:
+        try:
+            return await record_with(
+                self.writer,
+                int(envelope["year"]),
+                ProbeIn.model_validate(envelope["probe"]),
+                str(envelope["recorded_by"]),
+                dict(envelope.get("carrier") or {}),
+            )
         except Exception as exc:
             log.exception("probe writer: could not record a probe")
             body = {"error": "internal", "message": f"the probe writer failed: {exc}", "errors": []}
-            recorded = Recorded(500, json.dumps(body).encode())
-        await self.nc.publish(msg.reply, recorded.body, headers={STATUS: str(recorded.status)})
+            return Recorded(500, json.dumps(body).encode())
 
 
 async def answer_probe_requests(writer: ProbeWriter, nats_url: str, stop: asyncio.Event) -> None:

@@ -10,6 +10,8 @@ stored makes the shared save fail on its unique key, and so does a structure ano
 wrote meanwhile; then each probe of the batch is recorded on its own, with every read and the
 usual retries. A refused probe is answered once its batch is committed (a refusal judged
 against a batch that then fails is judged again), after checking it is not a resubmission.
+A batch whose save fails leaves nothing behind: its structures are read afresh, so the retry
+of its probes is judged against what is stored.
 """
 
 from __future__ import annotations
@@ -99,12 +101,10 @@ class ProbeWriter:
             try:
                 self._write_together([p for p in batch if not p.future.done()])
             except IntegrityError:
-                # Most often another process wrote one of the structures: read them afresh.
-                self._forget(batch)
+                # Most often another process wrote one of the structures: read afresh.
                 self._write_together([p for p in batch if not p.future.done()])
         except IntegrityError:
             # Still conflicting: a probe_id already stored, say. Each probe on its own.
-            self._forget(batch)
             for pending in batch:
                 if not pending.future.done():
                     self._write_alone(pending)
@@ -133,6 +133,16 @@ class ProbeWriter:
         pending.future.set_result((probe, created))
 
     def _write_together(self, batch: list[PendingProbe]) -> None:
+        try:
+            self._stage_and_save(batch)
+        except BaseException:
+            # The structures of the batch hold its staged probes, which were not stored (or
+            # may not have been: a connection lost during the commit): each is read afresh.
+            # Kept, they would refuse the retry of those very probes ("all recorded").
+            self._forget(batch)
+            raise
+
+    def _stage_and_save(self, batch: list[PendingProbe]) -> None:
         if not batch:
             return
         staged: dict[UUID, Probe] = {}

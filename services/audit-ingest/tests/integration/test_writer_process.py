@@ -128,3 +128,33 @@ def test_without_a_writer_process_a_probe_is_refused_with_503_and_nothing_is_sto
             api.get(f"/editions/2027/probes/{body['probe_id']}", headers=tokens.auditor).status_code
             == 404
         )
+
+
+def test_probes_that_reach_the_writer_together_each_get_their_own_answer(
+    audit_settings: Settings,
+    writer: WriterProcess,
+    registered: reg.StructureRegistered,
+    tokens: Tokens,
+) -> None:
+    """The API sends the probes waiting at once in one request to the writer (the batch
+    endpoint's all arrive together): each answer goes back to its own probe."""
+    first = probe_body(registered, Channel.PHONE)
+    good = [probe_body(registered, Channel.PHONE) for _ in range(3)]
+    wrong = probe_body(registered, Channel.EMAIL, answers={"EML-ACC-01": "yes"})
+    probes = [first, *good, wrong, first]
+    with TestClient(create_app(audit_settings, remote_writer=True)) as api:
+        batch = api.post(
+            "/editions/2027/probes/batch", json={"probes": probes}, headers=tokens.auditor
+        )
+        assert batch.status_code == 200, batch.text
+        results = batch.json()["results"]
+        assert [r["status"] for r in results] == [201, 201, 201, 201, 422, 200]
+        assert [r["probe_id"] for r in results] == [p["probe_id"] for p in probes]
+        assert "EML-ACC-01" in results[4]["error"]["message"]
+        again = api.post(
+            "/editions/2027/probes/batch", json={"probes": probes}, headers=tokens.auditor
+        )
+        assert [r["status"] for r in again.json()["results"]] == [200, 200, 200, 200, 422, 200]
+        for body in probes[:4]:
+            stored = api.get(f"/editions/2027/probes/{body['probe_id']}", headers=tokens.auditor)
+            assert stored.json()["auditor_id"] == body["auditor_id"]

@@ -296,6 +296,10 @@ class BillingApplication(TracedApplication):
 
         def attempt() -> Quote:
             quote = self.quote(quote_id)
+            adjustment = {"kind": kind, **{k: v for k, v in fields.items() if k != "reason"}}
+            reason = str(fields.get("reason") or "")
+            if quote.repeats_last_adjustment(adjustment, reason, by):
+                return quote  # sent again: answered as the first time
             rate = quote.vat_rate_percent
             lines = quote.quote_lines
             priced = False
@@ -322,10 +326,7 @@ class BillingApplication(TracedApplication):
                     raise InvalidInput("a discount line is not priced: add another", "line_index")
                 priced = lines[index].kind is LineKind.CUSTOM
                 lines[index] = repriced(lines[index], unit, rate)
-            adjustment = {"kind": kind, **{k: v for k, v in fields.items() if k != "reason"}}
-            quote.adjust(
-                lines, adjustment, str(fields.get("reason") or ""), by, self.clock(), priced
-            )
+            quote.adjust(lines, adjustment, reason, by, self.clock(), priced)
             self.save(quote)
             return quote
 
@@ -336,6 +337,8 @@ class BillingApplication(TracedApplication):
 
         def attempt() -> Quote:
             quote = self.quote(quote_id)
+            if quote.was_issued_by(by):
+                return quote  # sent again: answered as the first time
             quote.ensure_issuable()
             edition = self.edition(quote.edition)
             if edition.current_quote_id(quote.registration_id) != quote.id:
@@ -370,6 +373,8 @@ class BillingApplication(TracedApplication):
         def attempt() -> tuple[Quote, Quote]:
             quote = self.order_form(number)
             edition = self.edition(quote.edition)
+            if quote.was_cancelled_by(reason, by):  # sent again: answered as the first time
+                return quote, self._revision_of(edition, quote)
             credit_note = edition.number_credit_note(number)
             quote.cancel(credit_note, reason, by, self.clock())
             terms = terms_from(quote.terms)
@@ -382,6 +387,14 @@ class BillingApplication(TracedApplication):
             return quote, revision
 
         return retry_on_conflict(attempt)
+
+    def _revision_of(self, edition: BillingEdition, cancelled: Quote) -> Quote:
+        """The revision drafted when `cancelled` was (saved with its cancellation)."""
+        for quote_id in edition.quotes[str(cancelled.registration_id)]:
+            revision = self.quote(UUID(quote_id))
+            if revision.revises == cancelled.number:
+                return revision
+        raise NotFound(f"no revision of order form {cancelled.number}", "number")
 
 
 def _positive_cents(value: Any, field: str, *, zero: bool = False) -> int:

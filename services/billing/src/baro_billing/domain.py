@@ -310,6 +310,8 @@ class Quote(Aggregate):
         priced: bool,
     ) -> None:
         """Finance's change to a draft: its new lines, what was done and why."""
+        if self.repeats_last_adjustment(adjustment, reason, by):
+            return
         self._ensure_draft("adjusted")
         if not reason.strip():
             raise InvalidInput("an adjustment needs a reason", "reason")
@@ -325,6 +327,14 @@ class Quote(Aggregate):
             {**adjustment, "reason": reason, "by": by, "at": at.isoformat()},
             priced,
         )
+
+    def repeats_last_adjustment(self, adjustment: dict[str, Any], reason: str, by: str) -> bool:
+        """Whether this adjustment is the last one made, sent again by the same person: a
+        client retrying. (The same line twice on purpose needs its own reason.)"""
+        if not self.adjustments:
+            return False
+        last = {k: v for k, v in self.adjustments[-1].items() if k != "at"}
+        return last == {**adjustment, "reason": reason, "by": by}
 
     @event("Adjusted")
     def _adjusted(
@@ -375,6 +385,15 @@ class Quote(Aggregate):
         self.signature = {"signed_by": signed_by, "signed_at": signed_at.isoformat()}
         if self.status is QuoteStatus.ISSUED:
             self.status = QuoteStatus.SIGNED
+
+    def was_issued_by(self, by: str) -> bool:
+        """Whether `by` issued this quote and it still stands: issuing it again is a retry."""
+        return self.issued_by == by and self.status in (QuoteStatus.ISSUED, QuoteStatus.SIGNED)
+
+    def was_cancelled_by(self, reason: str, by: str) -> bool:
+        """Whether `by` cancelled this order form for `reason`: cancelling it again is a retry."""
+        note = self.credit_note
+        return note is not None and (note["reason"], note["by"]) == (reason, by)
 
     def cancel(self, credit_note: str, reason: str, by: str, at: datetime) -> None:
         if self.status not in (QuoteStatus.ISSUED, QuoteStatus.SIGNED):

@@ -63,8 +63,10 @@ def test_finance_issues_a_quote_and_it_becomes_an_immutable_numbered_order_form(
     assert app.order_form("BC-2025-000001").id == second.id
     with pytest.raises(Conflict, match="cannot be adjusted"):
         app.adjust(second.id, "discount", "finance@afnor", amount_cents=100, reason="late")
+    # The same request again (a retry) answers the same order form; another's is refused.
+    assert app.issue(second.id, "finance@afnor").number == "BC-2025-000001"
     with pytest.raises(Conflict):
-        app.issue(second.id, "finance@afnor")
+        app.issue(second.id, "another@afnor")
     assert [q.status for q in app.quotes(YEAR, QuoteStatus.ISSUED)] == [QuoteStatus.ISSUED] * 2
 
 

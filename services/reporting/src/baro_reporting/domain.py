@@ -61,6 +61,8 @@ class Editorial(Aggregate):
 
     def revise(self, content: dict[str, Any], by: str, at: datetime, expected: int | None) -> None:
         if expected is not None and expected != self.editorial_version:
+            if self._is_last_revision(content, by, expected):
+                return  # the same request again (a retry): answered as the first time
             raise Conflict(
                 f"edition {self.edition}'s editorial content is at version "
                 f"{self.editorial_version}, not {expected}: someone revised it meanwhile; "
@@ -70,6 +72,14 @@ class Editorial(Aggregate):
         if content == self.content:
             return
         self._revised(content, by, at)
+
+    def _is_last_revision(self, content: dict[str, Any], by: str, expected: int) -> bool:
+        """Whether `by` made the latest version from `expected` with this very content."""
+        return (expected + 1, content, by) == (
+            self.editorial_version,
+            self.content,
+            self.revised_by,
+        )
 
     @event("Revised")
     def _revised(self, content: dict[str, Any], by: str, at: datetime) -> None:

@@ -83,6 +83,14 @@ def test_editorial_content_is_versioned_and_checked(
     )
     assert first.status_code == 200, first.text
     assert first.json()["version"] == 1
+    # The same request again (the client did not hear the answer): answered as the first.
+    retried = reporting.put(
+        "/editions/2027/editorial",
+        headers=tokens.admin,
+        json={"content": content, "expected_version": 0},
+    )
+    assert retried.status_code == 200, retried.text
+    assert retried.json() == first.json()
     stale = reporting.put(
         "/editions/2027/editorial",
         headers=tokens.admin,

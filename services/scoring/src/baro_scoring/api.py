@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -225,10 +226,13 @@ async def kpis(year: Year, principal: Anyone, pool: Pool, cache: Cache) -> dict[
 @router.post("/editions/{year}/publish", status_code=201)
 async def publish(year: Year, principal: Admin, request: Request, pool: Pool) -> dict[str, Any]:
     """Freeze the edition's results and publish them with their fingerprint. Refused while
-    scoring is still applying events from registration or audit-ingest."""
+    scoring is still applying events from registration or audit-ingest. Once published, the
+    publication as it was made (publishing is done once; a retry gets its answer)."""
     nc: Client = request.app.state.nats
+    application: ScoringApplication = request.app.state.application
+    published_already = await asyncio.to_thread(application.publication, year) is not None
     waiting = {name: count for name, count in (await backlog(nc)).items() if count}
-    if waiting:
+    if waiting and not published_already:
         detail = ", ".join(
             f"{name}: {'not started' if count < 0 else f'{count} events'}"
             for name, count in waiting.items()
@@ -237,7 +241,6 @@ async def publish(year: Year, principal: Admin, request: Request, pool: Pool) ->
             f"scoring has not applied every event yet ({detail}); publish again in a moment",
             "year",
         )
-    application: ScoringApplication = request.app.state.application
     clock: Clock = request.app.state.clock
     published = await publish_results(
         pool, application, year, published_by=principal.subject, now=clock()

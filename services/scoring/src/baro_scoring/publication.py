@@ -3,21 +3,23 @@
 Under the edition's lock (so no consumer changes the facts meanwhile), the results are
 computed afresh from every fact of the edition, their fingerprint taken, the frozen
 document stored, and the `EditionResults.Published` event saved for the relay. Facts of the
-edition that arrive afterwards are kept but held out of its results.
+edition that arrive afterwards are kept but held out of its results. Publishing again
+answers the publication as it was made (a client retrying does not get a refusal).
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 
 from baro_scoring.application import ScoringApplication
-from baro_scoring.domain import Conflict, NotFound
+from baro_scoring.domain import Conflict, EditionResults, NotFound
 from baro_scoring.projections import (
+    Connection,
     edition_known,
     freeze,
     included_through,
@@ -53,22 +55,12 @@ async def publish_results(
 ) -> Published:
     async with pool.acquire() as conn, conn.transaction():
         await lock_editions(conn, [edition])
-        existing = await publication(conn, edition)
-        if existing is not None:
-            raise Conflict(
-                f"edition {edition}'s results were published on "
-                f"{existing['published_at'].isoformat()} with fingerprint "
-                f"{existing['fingerprint']}: published results are final",
-                "edition",
-            )
         recorded = await asyncio.to_thread(application.publication, edition)
         if recorded is not None:
-            raise Conflict(
-                f"edition {edition}'s publication event exists (fingerprint "
-                f"{recorded.fingerprint}) but this read model missed it: run `uv run baro "
-                f"replay scoring --edition {edition} --swap` to rebuild it from the streams",
-                "edition",
-            )
+            # Published already: a retry (or a second admin) gets the publication as made.
+            if await publication(conn, edition) is None:
+                await _record_missed(conn, recorded)
+            return Published(**{f.name: getattr(recorded, f.name) for f in fields(Published)})
         if not await edition_known(conn, edition):
             raise NotFound(f"scoring has received no event of edition {edition}", "edition")
         frozen = freeze(await load_edition_facts(conn, edition))
@@ -101,6 +93,24 @@ async def publish_results(
         # Saved last, inside the read model's transaction: if it fails, nothing is frozen.
         await asyncio.to_thread(application.record_publication, **published.__dict__)
         return published
+
+
+async def _record_missed(conn: Connection, recorded: EditionResults) -> None:
+    """The publication event was saved but the read model's transaction then failed (the
+    connection lost at its commit): freeze the results again; if they are those published,
+    record them as they were."""
+    frozen = freeze(await load_edition_facts(conn, recorded.edition))
+    if frozen.fingerprint != recorded.fingerprint:
+        raise Conflict(
+            f"edition {recorded.edition}'s publication event exists (fingerprint "
+            f"{recorded.fingerprint}) but this read model missed it and now holds other "
+            f"facts: run `uv run baro replay scoring --edition {recorded.edition} --swap` to "
+            "rebuild it from the streams",
+            "edition",
+        )
+    await record_publication(
+        conn, frozen, recorded.included_through, recorded.published_at, recorded.published_by
+    )
 
 
 def _shares_its_rank(laureates: list[Any], category: str) -> bool:

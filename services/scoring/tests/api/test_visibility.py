@@ -3,11 +3,14 @@ laureates and KPIs public only once published."""
 
 from __future__ import annotations
 
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
 from baro_chassis.auth import Role
+from baro_chassis.settings import Settings
 from baro_chassis.testing import Tokens
+from baro_scoring.projections import LIVE_SCHEMA
 from scoring_builders import Events, campaign, publish_now, scores_when
 
 pytestmark = pytest.mark.integration
@@ -91,6 +94,9 @@ def test_laureates_and_kpis_are_public_only_once_published(
     assert refused.status_code == 403
     published = client.post("/editions/2027/publish", headers=tokens.admin)
     assert published.status_code == 201, published.text
+    # The same request again (the admin did not hear the answer): the same publication.
+    again = client.post("/editions/2027/publish", headers=tokens.admin)
+    assert (again.status_code, again.json()) == (201, published.json())
 
     laureates = client.get("/editions/2027/laureates")
     assert laureates.status_code == 200
@@ -118,3 +124,19 @@ def test_unknown_edition_and_structure_are_404_with_the_reason(
     bad = client.get("/editions/2027/rankings?category=villages", headers=tokens.admin)
     assert bad.status_code == 422
     assert bad.json()["errors"][0]["field"] == "category"
+
+
+def test_a_publication_whose_read_model_commit_was_lost_is_completed_by_the_retry(
+    client: TestClient, loaded: list, tokens: Tokens, scoring_settings: Settings
+) -> None:
+    published = client.post("/editions/2027/publish", headers=tokens.admin)
+    assert published.status_code == 201, published.text
+    # As if the connection dropped at the read model's commit, after the event was saved.
+    with psycopg.connect(scoring_settings.database_url, autocommit=True) as conn:
+        conn.execute(f'DELETE FROM "{LIVE_SCHEMA}".publications WHERE edition = 2027')
+    assert client.get("/editions/2027/publication").status_code == 404
+    retried = client.post("/editions/2027/publish", headers=tokens.admin)
+    assert (retried.status_code, retried.json()) == (201, published.json())
+    record = client.get("/editions/2027/publication")
+    assert record.status_code == 200, record.text
+    assert record.json()["fingerprint"] == published.json()["fingerprint"]
