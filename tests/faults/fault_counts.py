@@ -49,12 +49,13 @@ class Verdict:
     duplicated: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, acknowledged: set[str], counts: StageCounts) -> Verdict:
+    def of(cls, acknowledged: set[str], counts: StageCounts, sent: set[str]) -> Verdict:
+        """`sent`: every key the case wrote (the stages hold earlier cases' too)."""
         verdict = cls(acknowledged, counts)
         for stage in STAGES:
             found = counts.stage(stage) or Counter()
             verdict.lost[stage] = acknowledged - found.keys()
-            verdict.duplicated[stage] = {k: n for k, n in found.items() if n > 1}
+            verdict.duplicated[stage] = {k: n for k, n in found.items() if n > 1 and k in sent}
         return verdict
 
     def found(self, stage: str) -> int:

@@ -12,9 +12,12 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import shutil
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -64,8 +67,11 @@ class Campaign:
 
 
 @pytest.fixture(scope="module")
-def campaign(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Campaign]:
-    root = tmp_path_factory.mktemp("faults")
+def campaign() -> Iterator[Campaign]:
+    # Not pytest's tmp_path: any pytest session starting meanwhile makes its root 0700 again,
+    # and pg_ctl, run as PostgreSQL's system user, could no longer reach the data folder.
+    root = Path(tempfile.mkdtemp(prefix="baro-faults-"))
+    root.chmod(0o755)
     stack = FaultStack(
         root,
         RestartableNats(root / "nats", free_port()),
@@ -107,6 +113,7 @@ def campaign(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Campaign]:
         print("\n" + publish(found.rows, found.closing))
     finally:
         stack.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.mark.parametrize(("index", "fault"), list(enumerate(FAULTS)), ids=[f.name for f in FAULTS])
@@ -126,12 +133,13 @@ async def test_the_stack_loses_nothing_and_recovers_by_itself(
         for r in campaign.registrations_of_case(index)
     ]
     watching: list[asyncio.Task[Any]] = []
+    misfired: list[str] = []
 
     async def inject() -> None:
         try:
             await fault.inject(stack, notes)
         except Exception as exc:  # the posting goes on; the row says the fault misfired
-            notes.append(f"the fault could not be injected: {exc!r}")
+            misfired.append(f"the fault could not be injected: {exc!r}")
         watching.append(asyncio.create_task(watch(stack, reader, burst_now[0], fault.recovering)))
 
     burst_now: list[Burst] = []
@@ -157,12 +165,16 @@ async def test_the_stack_loses_nothing_and_recovers_by_itself(
     probes, registrations = await settled(campaign, burst, probe_keys)
     row = Row(
         fault.name,
-        Verdict.of(burst.probes.acknowledged(), probes),
-        Verdict.of(burst.registrations.acknowledged(), registrations),
+        Verdict.of(burst.probes.acknowledged(), probes, probe_keys),
+        Verdict.of(
+            burst.registrations.acknowledged(),
+            registrations,
+            {w.key for w in registration_writes},
+        ),
         recovery.seconds(burst),
     )
     row.notes += notes
-    row.problems += row_problems
+    row.problems += misfired + row_problems
     row.problems += row.probes.problems("probes") + row.registrations.problems("registrations")
     row.problems += client_problems(burst)
     if row.recovery_seconds is None or row.recovery_seconds > RECOVERY_BAR_SECONDS:
