@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import random
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
@@ -95,6 +96,12 @@ class Events:
         self.year = year
         self._positions = _POSITIONS
         self._siret = _SIRETS
+        # Ids drawn from a fixed seed: the same builder calls give the same results, so a
+        # test can pin a fingerprint.
+        self._ids = random.Random(year)
+
+    def new_id(self) -> uuid.UUID:
+        return uuid.UUID(int=self._ids.getrandbits(128), version=4)
 
     def common(self, producer: str) -> dict[str, Any]:
         return {
@@ -126,7 +133,7 @@ class Events:
         paid = participation is reg.Participation.PAID
         return reg.StructureRegistered(
             **self.common("registration"),
-            registration_id=uuid.uuid4(),
+            registration_id=self.new_id(),
             siret=f"{next(self._siret):014d}",
             structure_name=name,
             kind=reg.StructureKind.COMMUNE,
@@ -135,7 +142,7 @@ class Events:
             department="69",
             sites=[
                 reg.Site(
-                    site_id=uuid.uuid4(),
+                    site_id=self.new_id(),
                     name="Town hall",
                     kind=reg.SiteKind.MAIN,
                     address="1 place de la Mairie",
@@ -219,7 +226,7 @@ class Events:
     ) -> audit.ProbeRecorded:
         return audit.ProbeRecorded(
             **self.common("audit"),
-            probe_id=uuid.uuid4(),
+            probe_id=self.new_id(),
             registration_id=structure.registration_id,
             site_id=structure.sites[0].site_id,
             channel=channel,
