@@ -18,7 +18,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 from opentelemetry import trace
 from pydantic import ValidationError
 
-from baro_chassis.nats import connect, ensure_stream, reconnect_options
+from baro_chassis.nats import broker_options, connect, ensure_stream
 from baro_contracts.catalog import event_class
 from baro_contracts.streams import DEAD_LETTER_STREAM, STREAMS, StreamSpec
 
@@ -27,14 +27,13 @@ log = logging.getLogger(__name__)
 
 
 def make_broker(nats_url: str, name: str = "consumer") -> NatsBroker:
-    """A broker whose subscribers open a span that continues the publisher's trace, and
-    that reconnects forever (faststream's default gives up after 60 attempts)."""
+    """A broker whose subscribers open a span that continues the publisher's trace, that
+    reconnects forever (faststream's default gives up after 60 attempts), and that takes the
+    same servers, credentials and TLS as every other connection (`broker_options`)."""
     return NatsBroker(
-        nats_url,
         middlewares=[NatsTelemetryMiddleware(tracer_provider=trace.get_tracer_provider())],
         logger=None,
-        name=name,
-        **reconnect_options(name),
+        **broker_options(nats_url, name),
     )
 
 

