@@ -35,7 +35,19 @@ from baro_scoring.projections import (
 )
 from baro_scoring.publication import publish_results
 from baro_scoring.results import EditionSummary, Ranked, StructureLine, summarize
-from baro_scoring.views import kpis_view, mean_view, ranked_view, scores_view
+from baro_scoring.schemas import (
+    CategoryRankingOut,
+    KpisOut,
+    LaureateOut,
+    LaureatesOut,
+    PublicationOut,
+    PublishedOut,
+    RankingsOut,
+    ScoredStructureOut,
+    ScoresOut,
+    StructureScoresOut,
+)
+from baro_scoring.views import kpis_view, mean_view, ranked_fields, ranked_view, scores_view
 
 router = APIRouter(route_class=GuardedRoute, tags=["results"])
 
@@ -126,7 +138,7 @@ def _staff_or_published(principal: Principal | None, published: bool, what: str)
     )
 
 
-@router.get("/editions/{year}/scores/{registration_id}")
+@router.get("/editions/{year}/scores/{registration_id}", response_model=StructureScoresOut)
 async def structure_scores(
     year: Year,
     registration_id: UUID,
@@ -134,7 +146,7 @@ async def structure_scores(
     pool: Pool,
     cache: Cache,
     request: Request,
-) -> dict[str, Any]:
+) -> StructureScoresOut:
     """A structure's scores. Its own token sees only its own; a free participant gets its
     channel averages and the peer comparison, a paid one everything."""
     ensure_registration(principal, registration_id, *STAFF)
@@ -154,8 +166,8 @@ async def structure_scores(
     return scores_view(year, document, summary, full=full, published=published, labels=labels)
 
 
-@router.get("/editions/{year}/scores")
-async def all_scores(year: Year, _caller: Staff, pool: Pool, cache: Cache) -> dict[str, Any]:
+@router.get("/editions/{year}/scores", response_model=ScoresOut)
+async def all_scores(year: Year, _caller: Staff, pool: Pool, cache: Cache) -> ScoresOut:
     """Every structure's global score, rank and progress, by category."""
     async with pool.acquire() as conn:
         structures, summary, published = await _edition(conn, year, cache)
@@ -163,38 +175,38 @@ async def all_scores(year: Year, _caller: Staff, pool: Pool, cache: Cache) -> di
     views = []
     for line in sorted(structures, key=lambda s: (s.category or "", str(s.registration_id))):
         entry = ranked.get(line.registration_id) or Ranked(None, line.category or "", line)
-        views.append({**ranked_view(entry), "participation": line.participation})
-    return {"edition": year, "published": published, "structures": views}
+        views.append(ScoredStructureOut(**ranked_fields(entry), participation=line.participation))
+    return ScoresOut(edition=year, published=published, structures=views)
 
 
-@router.get("/editions/{year}/rankings")
+@router.get("/editions/{year}/rankings", response_model=RankingsOut)
 async def rankings(
     year: Year,
     _caller: Staff,
     pool: Pool,
     cache: Cache,
     category: Annotated[Category | None, Query(description="One category; all when absent")] = None,
-) -> dict[str, Any]:
+) -> RankingsOut:
     """Per category: complete structures ranked by global score (ties broken by the
     processing step; equal on both, the rank is shared), then incomplete ones, unranked."""
     async with pool.acquire() as conn:
         _, summary, published = await _edition(conn, year, cache)
     wanted = [category.value] if category else sorted(summary.rankings)
-    return {
-        "edition": year,
-        "published": published,
-        "rankings": {
-            c: {
-                "mean": mean_view(summary.categories.get(c)),
-                "structures": [ranked_view(entry) for entry in summary.rankings.get(c, [])],
-            }
+    return RankingsOut(
+        edition=year,
+        published=published,
+        rankings={
+            c: CategoryRankingOut(
+                mean=mean_view(summary.categories.get(c)),
+                structures=[ranked_view(entry) for entry in summary.rankings.get(c, [])],
+            )
             for c in wanted
         },
-    }
+    )
 
 
-@router.get("/editions/{year}/laureates")
-async def laureates(year: Year, principal: Anyone, pool: Pool, cache: Cache) -> dict[str, Any]:
+@router.get("/editions/{year}/laureates", response_model=LaureatesOut)
+async def laureates(year: Year, principal: Anyone, pool: Pool, cache: Cache) -> LaureatesOut:
     """The best complete structure of each category; joint when tied on both scores."""
     async with pool.acquire() as conn:
         _, summary, published = await _edition(conn, year, cache)
@@ -202,19 +214,19 @@ async def laureates(year: Year, principal: Anyone, pool: Pool, cache: Cache) -> 
     by_category: dict[str, list[Any]] = {}
     for entry in summary.laureates:
         by_category.setdefault(entry.category, []).append(entry)
-    return {
-        "edition": year,
-        "published": published,
-        "laureates": [
-            {**ranked_view(entry), "joint": len(by_category[entry.category]) > 1}
+    return LaureatesOut(
+        edition=year,
+        published=published,
+        laureates=[
+            LaureateOut(**ranked_fields(entry), joint=len(by_category[entry.category]) > 1)
             for entry in summary.laureates
         ],
-        "categories_without_laureate": sorted({c.value for c in Category} - set(by_category)),
-    }
+        categories_without_laureate=sorted({c.value for c in Category} - set(by_category)),
+    )
 
 
-@router.get("/editions/{year}/kpis")
-async def kpis(year: Year, principal: Anyone, pool: Pool, cache: Cache) -> dict[str, Any]:
+@router.get("/editions/{year}/kpis", response_model=KpisOut)
+async def kpis(year: Year, principal: Anyone, pool: Pool, cache: Cache) -> KpisOut:
     """The national synthesis: means (national, per category, certified or not, per
     channel) and the channel KPIs."""
     async with pool.acquire() as conn:
@@ -223,8 +235,8 @@ async def kpis(year: Year, principal: Anyone, pool: Pool, cache: Cache) -> dict[
     return kpis_view(summary, published=published)
 
 
-@router.post("/editions/{year}/publish", status_code=201)
-async def publish(year: Year, principal: Admin, request: Request, pool: Pool) -> dict[str, Any]:
+@router.post("/editions/{year}/publish", status_code=201, response_model=PublishedOut)
+async def publish(year: Year, principal: Admin, request: Request, pool: Pool) -> PublishedOut:
     """Freeze the edition's results and publish them with their fingerprint. Refused while
     scoring is still applying events from registration or audit-ingest. Once published, the
     publication as it was made (publishing is done once; a retry gets its answer)."""
@@ -246,26 +258,23 @@ async def publish(year: Year, principal: Admin, request: Request, pool: Pool) ->
         pool, application, year, published_by=principal.subject, now=clock()
     )
     await keep_published_documents(pool, nc.jetstream())
-    return {
-        **published.__dict__,
-        "published_at": published.published_at.isoformat(),
-    }
+    return PublishedOut.of(published)
 
 
-@router.get("/editions/{year}/publication")
-async def get_publication(year: Year, pool: Pool) -> dict[str, Any]:
+@router.get("/editions/{year}/publication", response_model=PublicationOut)
+async def get_publication(year: Year, pool: Pool) -> PublicationOut:
     """The edition's publication record (public): its fingerprint and what it includes."""
     async with pool.acquire() as conn:
         row = await publication(conn, year)
         held = await held_facts(conn, year)
     if row is None:
         raise NotFound(f"edition {year}'s results are not published", "year")
-    return {
-        "edition": year,
-        "fingerprint": row["fingerprint"],
-        "method": row["method"],
-        "included_through": json.loads(row["included_through"]),
-        "published_at": row["published_at"].isoformat(),
-        "published_by": row["published_by"],
-        "events_after_publication": held,
-    }
+    return PublicationOut(
+        edition=year,
+        fingerprint=row["fingerprint"],
+        method=row["method"],
+        included_through=json.loads(row["included_through"]),
+        published_at=row["published_at"].isoformat(),
+        published_by=row["published_by"],
+        events_after_publication=held,
+    )

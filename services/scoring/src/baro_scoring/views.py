@@ -8,6 +8,24 @@ from typing import Any
 from uuid import UUID
 
 from baro_scoring.results import EditionSummary, Mean, Ranked, exact
+from baro_scoring.schemas import (
+    ChannelMeanOut,
+    ChannelScoreOut,
+    FullScoresOut,
+    GroupScoreOut,
+    KpiOut,
+    KpisOut,
+    KpiTallyOut,
+    LabelledGroupScoreOut,
+    MeanOut,
+    PeersOut,
+    ProbesOut,
+    RankedOut,
+    RankedPeersOut,
+    ShownScore,
+    StructureScoresOut,
+    SyntheticScoresOut,
+)
 
 TENTH = Decimal("0.1")
 
@@ -16,36 +34,58 @@ def one_decimal(text: str) -> float:
     return float(Decimal(text).quantize(TENTH, rounding=ROUND_HALF_UP))
 
 
-def shown(text: str | None) -> dict[str, Any] | None:
+def shown(text: str | None) -> ShownScore | None:
     """A score for display (one decimal) and its full-precision text."""
     if text is None:
         return None
-    return {"score": one_decimal(text), "exact": text}
+    return ShownScore(score=one_decimal(text), exact=text)
 
 
-def mean_view(mean: Mean | None) -> dict[str, Any]:
+def mean_view(mean: Mean | None) -> MeanOut:
     if mean is None or mean.score is None:
-        return {"score": None, "exact": None, "structures": 0}
-    return {**(shown(exact(mean.score)) or {}), "structures": mean.structures}
+        return MeanOut(score=None, exact=None, structures=0)
+    text = exact(mean.score)
+    return MeanOut(score=one_decimal(text), exact=text, structures=mean.structures)
 
 
-def groups_view(groups: dict[str, Any], labels: dict[str, str] | None = None) -> dict[str, Any]:
-    """Each group's displayed score, with its label when labels are given."""
-    view = {}
-    for key, group in groups.items():
-        label = {"label": labels.get(key)} if labels is not None else {}
-        view[key] = {**label, **(shown(group["score"]) or {}), "answers": group["answers"]}
-    return view
+def groups_view(groups: dict[str, Any]) -> dict[str, GroupScoreOut]:
+    """Each group's displayed score."""
+    return {
+        key: GroupScoreOut(
+            score=one_decimal(group["score"]), exact=group["score"], answers=group["answers"]
+        )
+        for key, group in groups.items()
+    }
 
 
-def ranked_view(entry: Ranked) -> dict[str, Any]:
+def labelled_groups_view(
+    groups: dict[str, Any], labels: dict[str, str]
+) -> dict[str, LabelledGroupScoreOut]:
+    """Each group's displayed score, with its label (null if the referential has none)."""
+    return {
+        key: LabelledGroupScoreOut(
+            label=labels.get(key),
+            score=one_decimal(group["score"]),
+            exact=group["score"],
+            answers=group["answers"],
+        )
+        for key, group in groups.items()
+    }
+
+
+def ranked_view(entry: Ranked) -> RankedOut:
+    return RankedOut(**ranked_fields(entry))
+
+
+def ranked_fields(entry: Ranked) -> dict[str, Any]:
+    """A `RankedOut`'s fields, for the models that extend it."""
     line = entry.line
     return {
         "rank": entry.rank,
-        "registration_id": str(line.registration_id),
+        "registration_id": line.registration_id,
         "name": line.name,
         "category": entry.category,
-        "global": shown(exact(line.global_score)) if line.global_score is not None else None,
+        "global_": shown(exact(line.global_score)) if line.global_score is not None else None,
         "processing": (
             shown(exact(line.processing_score)) if line.processing_score is not None else None
         ),
@@ -55,33 +95,45 @@ def ranked_view(entry: Ranked) -> dict[str, Any]:
     }
 
 
-def peers_view(document: dict[str, Any], summary: EditionSummary, *, with_rank: bool) -> Any:
+def peers_view(document: dict[str, Any], summary: EditionSummary) -> PeersOut:
     category = document["category"]
-    peers: dict[str, Any] = {
-        "category": category,
-        "category_mean": mean_view(summary.categories.get(category)),
-        "national_mean": mean_view(summary.national),
-    }
-    if with_rank:
-        entry = summary.rank_of(UUID(document["registration_id"]))
-        ranking = summary.rankings.get(category, [])
-        peers["rank"] = entry.rank if entry else None
-        peers["ranked"] = sum(1 for e in ranking if e.rank is not None)
-    return peers
+    return PeersOut(
+        category=category,
+        category_mean=mean_view(summary.categories.get(category)),
+        national_mean=mean_view(summary.national),
+    )
 
 
-def channels_view(document: dict[str, Any], summary: EditionSummary) -> dict[str, Any]:
+def ranked_peers_view(document: dict[str, Any], summary: EditionSummary) -> RankedPeersOut:
+    """The comparison with peers, and the structure's rank among them."""
+    entry = summary.rank_of(UUID(document["registration_id"]))
+    ranking = summary.rankings.get(document["category"], [])
+    return RankedPeersOut(
+        **peers_view(document, summary).model_dump(),
+        rank=entry.rank if entry else None,
+        ranked=sum(1 for e in ranking if e.rank is not None),
+    )
+
+
+def channels_view(document: dict[str, Any], summary: EditionSummary) -> dict[str, ChannelScoreOut]:
     """Each channel's score beside its category's and the nation's means."""
     category_channels = summary.category_channels.get(document["category"], {})
     return {
-        channel: {
-            **(shown(group["score"]) or {}),
-            "answers": group["answers"],
-            "category_mean": mean_view(category_channels.get(channel)),
-            "national_mean": mean_view(summary.channels.get(channel)),
-        }
+        channel: ChannelScoreOut(
+            score=one_decimal(group["score"]),
+            exact=group["score"],
+            answers=group["answers"],
+            category_mean=mean_view(category_channels.get(channel)),
+            national_mean=mean_view(summary.channels.get(channel)),
+        )
         for channel, group in document["channels"].items()
     }
+
+
+SYNTHETIC_NOTE = (
+    "free participation gives channel averages and a first comparison with peers; "
+    "paid participation gives the detailed report"
+)
 
 
 def scores_view(
@@ -92,70 +144,77 @@ def scores_view(
     full: bool,
     published: bool,
     labels: dict[str, str],
-) -> dict[str, Any]:
+) -> StructureScoresOut:
     """A structure's scores: everything (`full`), or a free participant's synthetic results:
     its channel averages and the comparison with its peers."""
-    view: dict[str, Any] = {
+    common: dict[str, Any] = {
         "edition": edition,
         "registration_id": document["registration_id"],
         "name": document["name"],
         "category": document["category"],
         "participation": document["participation"],
         "published": published,
-        "detail": "full" if full else "synthetic",
-        "global": shown(document["global"]),
+        "global_": shown(document["global"]),
         "channels": channels_view(document, summary),
-        "peers": peers_view(document, summary, with_rank=full),
     }
     if not full:
-        view["note"] = (
-            "free participation gives channel averages and a first comparison with peers; "
-            "paid participation gives the detailed report"
+        return StructureScoresOut(
+            SyntheticScoresOut(
+                **common,
+                detail="synthetic",
+                peers=peers_view(document, summary),
+                note=SYNTHETIC_NOTE,
+            )
         )
-        return view
-    view.update(
-        {
-            "certified": document["certified"],
-            "probes": {
-                "received": document["probes"],
-                "planned": document["planned"],
-                "complete": document["complete"],
-                "by_channel": document["channel_probes"],
-            },
-            "steps": groups_view(document["steps"]),
-            "determinants": groups_view(document["determinants"], labels),
-            "items": groups_view(document["items"], labels),
-            "kpis": {
-                code: {"numerator": n, "denominator": d}
+    return StructureScoresOut(
+        FullScoresOut(
+            **common,
+            detail="full",
+            peers=ranked_peers_view(document, summary),
+            certified=document["certified"],
+            probes=ProbesOut(
+                received=document["probes"],
+                planned=document["planned"],
+                complete=document["complete"],
+                by_channel=document["channel_probes"],
+            ),
+            steps=groups_view(document["steps"]),
+            determinants=labelled_groups_view(document["determinants"], labels),
+            items=labelled_groups_view(document["items"], labels),
+            kpis={
+                code: KpiTallyOut(numerator=n, denominator=d)
                 for code, (n, d) in document["kpis"].items()
             },
-        }
+        )
     )
-    return view
 
 
-def kpis_view(summary: EditionSummary, *, published: bool) -> dict[str, Any]:
+def kpis_view(summary: EditionSummary, *, published: bool) -> KpisOut:
     kpis = summary.kpi_documents()
-    return {
-        "edition": summary.edition,
-        "published": published,
-        "structures": summary.structures,
-        "national": mean_view(summary.national),
-        "certified": mean_view(summary.certified),
-        "not_certified": mean_view(summary.not_certified),
-        "categories": {c: mean_view(m) for c, m in sorted(summary.categories.items())},
-        "channels": {
-            c: {**mean_view(m), "probes": summary.channel_probes.get(c, 0)}
+    return KpisOut(
+        edition=summary.edition,
+        published=published,
+        structures=summary.structures,
+        national=mean_view(summary.national),
+        certified=mean_view(summary.certified),
+        not_certified=mean_view(summary.not_certified),
+        categories={c: mean_view(m) for c, m in sorted(summary.categories.items())},
+        channels={
+            c: ChannelMeanOut(**mean_view(m).model_dump(), probes=summary.channel_probes.get(c, 0))
             for c, m in sorted(summary.channels.items())
         },
-        "kpis": {
-            code: {**{k: v for k, v in kpi.items() if k != "value"}, **_kpi_value(kpi["value"])}
-            for code, kpi in kpis.items()
-        },
-    }
+        kpis={code: _kpi_view(kpi) for code, kpi in kpis.items()},
+    )
 
 
-def _kpi_value(text: str | None) -> dict[str, Any]:
-    if text is None:
-        return {"value": None, "exact": None}
-    return {"value": one_decimal(text), "exact": text}
+def _kpi_view(kpi: dict[str, Any]) -> KpiOut:
+    text = kpi["value"]
+    return KpiOut(
+        label=kpi["label"],
+        channel=kpi["channel"],
+        kind=kpi["kind"],
+        numerator=kpi["numerator"],
+        denominator=kpi["denominator"],
+        value=one_decimal(text) if text is not None else None,
+        exact=text,
+    )

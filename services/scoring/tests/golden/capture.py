@@ -20,7 +20,7 @@ import json
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -29,16 +29,16 @@ from fastapi.testclient import TestClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[4] / "bench"))
 
-from scoring import synthetic_edition  # noqa: E402  (bench/scoring.py of commit 124932c)
+from scoring import synthetic_edition  # bench/scoring.py of commit 124932c
 
-from baro_chassis.consumers import ensure_streams  # noqa: E402
-from baro_chassis.embedded import EmbeddedNats, EmbeddedPostgres  # noqa: E402
-from baro_chassis.postgres import ensure_database  # noqa: E402
-from baro_chassis.settings import database_url_for  # noqa: E402
-from baro_chassis.testing import FakeClock, Tokens, settings_of  # noqa: E402
-from baro_contracts import audit_v1 as audit  # noqa: E402
-from baro_contracts.streams import AUDIT_STREAM, REGISTRATION_STREAM  # noqa: E402
-from baro_scoring.main import create_app  # noqa: E402
+from baro_chassis.consumers import ensure_streams
+from baro_chassis.embedded import EmbeddedNats, EmbeddedPostgres
+from baro_chassis.postgres import ensure_database
+from baro_chassis.settings import database_url_for
+from baro_chassis.testing import FakeClock, Tokens, settings_of
+from baro_contracts import audit_v1 as audit
+from baro_contracts.streams import AUDIT_STREAM, REGISTRATION_STREAM
+from baro_scoring.main import create_app
 
 YEAR = 2029
 STRUCTURES = 40
@@ -59,9 +59,7 @@ def edge_cases(events: list) -> tuple[list, list]:
         position += 1
         return event.model_copy(update={"event_id": f"audit:{position}"})
 
-    second = numbered(
-        referential.model_copy(update={"referential_version": 2, "items": items})
-    )
+    second = numbered(referential.model_copy(update={"referential_version": 2, "items": items}))
     changed = {}
     for n, probe in enumerate(probes):
         answers = dict(probe.answers)
@@ -178,9 +176,9 @@ def main(out: Path) -> None:
             asyncio.run(publish(server.url, late))
             clock.advance(days=1)
             deadline = time.monotonic() + 60
-            while client.get(f"/editions/{YEAR}/publication").json()[
-                "events_after_publication"
-            ] < 1:
+            while (
+                client.get(f"/editions/{YEAR}/publication").json()["events_after_publication"] < 1
+            ):
                 assert time.monotonic() < deadline
                 time.sleep(0.2)
             time.sleep(2)  # the relay publishes results_published

@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from golden_edition import PUBLISHED_FINGERPRINT, YEAR, restore
 
 from baro_chassis.settings import Settings
 from baro_scoring.replay import replay
-from golden_edition import PUBLISHED_FINGERPRINT, YEAR, restore
 
 pytestmark = pytest.mark.integration
 

@@ -4,12 +4,12 @@ the fingerprint it was published with (see golden_edition.py)."""
 from __future__ import annotations
 
 import pytest
+from golden_edition import PUBLISHED_FINGERPRINT, YEAR, recorded_messages
 from pydantic import ValidationError
 
 from baro_contracts.scoring_v1 import ResultsPublished
 from baro_scoring.facts import EditionFacts, producer_position
 from baro_scoring.projections import freeze, parse_fact
-from golden_edition import PUBLISHED_FINGERPRINT, YEAR, recorded_messages
 
 pytestmark = pytest.mark.unit
 
