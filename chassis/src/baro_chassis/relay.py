@@ -207,11 +207,7 @@ class Relay:
         self, contract: ContractEvent, carrier: dict[str, str], previous: str | None
     ) -> PubAck:
         assert self._js is not None
-        headers = {
-            "Nats-Msg-Id": contract.event_id,
-            "Baro-Event-Type": contract.type_name(),
-            **carrier,
-        }
+        headers = {**contract.headers(), **carrier}
         if previous is not None:
             headers["Nats-Expected-Last-Msg-Id"] = previous
         return await self._js.publish(

@@ -245,7 +245,9 @@ async def publish_events(
     try:
         js = nc.jetstream()
         for event in events:
-            headers = {"Nats-Msg-Id": event.event_id} if msg_id else None
+            headers = event.headers()
+            if not msg_id:
+                del headers["Nats-Msg-Id"]
             await js.publish(event.subject, event.model_dump_json().encode(), headers=headers)
     finally:
         await nc.close()

@@ -8,6 +8,11 @@ from typing import ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 
+REGISTRATION_HEADER = "Baro-Registration-Id"
+"""The header naming the structure (registration) a message is about, when it is about one:
+consumers can route a message without parsing it."""
+
+
 class ContractModel(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -42,3 +47,12 @@ class ContractEvent(ContractModel):
     @property
     def subject(self) -> str:
         return self.subject_for(self.edition)
+
+    def headers(self) -> dict[str, str]:
+        """The headers its producer's relay publishes it with: its event id (JetStream
+        drops a duplicate of it), its type, and the registration it is about, if any."""
+        headers = {"Nats-Msg-Id": self.event_id, "Baro-Event-Type": self.type_name()}
+        registration_id = getattr(self, "registration_id", None)
+        if registration_id is not None:
+            headers[REGISTRATION_HEADER] = str(registration_id)
+        return headers
