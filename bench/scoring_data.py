@@ -1,20 +1,21 @@
-"""The bench's synthetic edition of scoring: generated, then published straight to the
-REGISTRATION and AUDIT streams as registration's and audit-ingest's relays would.
-
-The default referential; `count` registrations of every category (80% paid, the free ones
-granted a place at the close); a 13-probe plan each, one probe per slot answering every item
-of its channel (each checked against the referential); corrections of ~5% of the probes.
-The same (year, count) always gives the same events: the bench pins their fingerprints.
-"""
+"""The bench's synthetic edition of scoring, published straight to the REGISTRATION and
+AUDIT streams as the relays would: the default referential; `count` structures of every
+category (80% paid, the free ones granted a place), a 13-probe plan each, one probe per slot
+(each checked against the referential); corrections of ~5% of the probes. The same (year,
+count) always gives the same events: the bench pins their fingerprints."""
 
 from __future__ import annotations
 
+import gc
+import multiprocessing
+import os
 import random
 import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import cache, partial
 from typing import Any
 
 from baro_audit_ingest.generator import edition_dates, probes_for_plan
@@ -36,35 +37,41 @@ from baro_registration.domain import category_of
 
 SEED = 17
 PENDING = 20_000  # acks awaited at once while publishing
+Timed = tuple[type[ContractEvent], datetime, dict[str, Any]]  # an event, before its id
+Checked = tuple[dict[str, Any], audit.Channel, audit.Measures]  # a probe, valid
 
 
-@dataclass
-class Edition:
-    year: int
-    registration: list[ContractEvent]
-    audit: list[ContractEvent]
+@cache
+def _referential() -> ReferentialDocument:
+    return default_referential()
 
 
 @dataclass(frozen=True)
 class Published:
-    """What phase 1 keeps of the edition once on the streams: the events themselves are
-    let go of, so that the replays' garbage collections do not walk them too."""
+    """What the bench keeps of an edition once on the streams (its events let go of)."""
 
     year: int
     registration: int
     audit: int
     probe_events: int
     corrections: int
+    generated_seconds: float
     seconds: float
 
     @property
     def events(self) -> int:
         return self.registration + self.audit
 
+    def summary(self) -> str:
+        return (
+            f"  edition {self.year}: generated and checked in {self.generated_seconds:.1f} s; "
+            f"{self.events:,} events ({self.registration:,} registration.v1, {self.audit:,} "
+            f"audit.v1), {self.probe_events:,} probe events ({self.corrections:,} corrections), "
+            f"published in {self.seconds:.1f} s"
+        )
 
-def _numbered(
-    producer: str, events: Iterable[tuple[type[ContractEvent], datetime, dict[str, Any]]], year: int
-) -> list[ContractEvent]:
+
+def _numbered(producer: str, events: Iterable[Timed], year: int) -> list[ContractEvent]:
     """Events in their producer's log order, with its event ids `<producer>:<position>`."""
     return [
         cls(event_id=f"{producer}:{n}", occurred_at=at, edition=year, **body)
@@ -89,7 +96,7 @@ def _registrations(
             "free_places": count,
         },
     )
-    registered: list[tuple[type[ContractEvent], datetime, dict[str, Any]]] = []
+    registered: list[Timed] = []
     # Every category (the panel mix of the campaign generator), names, sirets, sites, options.
     for number, body in enumerate(structure_bodies(count, SEED, year)):
         kind = reg.StructureKind(body["kind"])
@@ -180,18 +187,114 @@ def _corrected(
     return changed
 
 
-def synthetic_edition(year: int, count: int) -> Edition:
-    """A whole edition as registration and audit-ingest would have published it."""
-    rng = random.Random(SEED)
-    referential = default_referential()
-    structures, registration = _registrations(year, count, rng)
+def _planned(
+    year: int, structure: reg.StructureRegistered
+) -> tuple[str, list[dict[str, Any]], list[Checked]]:
+    """A structure's plan and its probes, each checked against the referential: (the plan's
+    seed, its slots, the probes with their channel and measures)."""
     dates = edition_dates(year)
-    window = (
-        date.fromisoformat(dates["audit_window_start"]),
-        date.fromisoformat(dates["audit_window_end"]),
+    seed = f"bench-{year}/{structure.registration_id}"
+    planned = plan_probes(
+        seed=seed,
+        sites=[{"site_id": s.site_id, "kind": s.kind.value} for s in structure.sites],
+        physical_visit=False,
+        window_start=date.fromisoformat(dates["audit_window_start"]),
+        window_end=date.fromisoformat(dates["audit_window_end"]),
+        channel_mix=DEFAULT_CHANNEL_MIX,
+        auditors=DEFAULT_AUDITOR_POOL,
     )
+    plan = {
+        "registration_id": str(structure.registration_id),
+        "probes": [
+            {**p, "site_id": str(p["site_id"]), "planned_on": str(p["planned_on"])} for p in planned
+        ],
+    }
+    referential = _referential()
+    checked = []
+    for probe in probes_for_plan(
+        plan=plan,
+        referential=referential,
+        certified=bool(structure.certifications),
+        seed=SEED,
+        year=year,
+    ):
+        channel = audit.Channel(probe["channel"])
+        measures = audit.Measures(**probe["measures"])
+        problems = (
+            referential.answer_problems(channel, probe["answers"])
+            + measure_problems(channel, measures)
+            + consistency_problems(referential, probe["answers"], measures)
+        )
+        if problems:
+            raise AssertionError(f"generated an invalid probe: {problems}")
+        checked.append((probe, channel, measures))
+    return seed, planned, checked
+
+
+def _timed(
+    timed: list[Timed],
+    registration_id: uuid.UUID,
+    planned: list[dict[str, Any]],
+    probes: list[Checked],
+    referential: ReferentialDocument,
+    rng: random.Random,
+) -> None:
+    """A structure's probe_recorded events, and corrections of ~5% of them."""
+    for slot, (probe, channel, measures) in zip(planned, probes, strict=True):
+        performed = datetime.fromisoformat(probe["performed_at"])
+        recorded = performed + timedelta(minutes=rng.randint(5, 240))
+        timed.append(
+            (
+                audit.ProbeRecorded,
+                recorded,
+                {
+                    "probe_id": uuid.UUID(probe["probe_id"]),
+                    "registration_id": registration_id,
+                    "site_id": uuid.UUID(probe["site_id"]),
+                    "channel": channel,
+                    "slot": slot["slot"],
+                    "auditor_id": probe["auditor_id"],
+                    "performed_at": performed,
+                    "referential_version": 1,
+                    "answers": probe["answers"],
+                    "measures": measures,
+                    "recorded_at": recorded,
+                    "recorded_by": probe["auditor_id"],
+                },
+            )
+        )
+        revisions = 0 if rng.random() >= 0.05 else (2 if rng.random() < 0.1 else 1)
+        answers = dict(probe["answers"])
+        for revision in range(2, 2 + revisions):
+            changed = _corrected(referential, channel, answers, rng)
+            answers.update(changed)
+            corrected = recorded + timedelta(days=rng.randint(1, 10), minutes=revision)
+            timed.append(
+                (
+                    audit.ProbeCorrected,
+                    corrected,
+                    {
+                        "probe_id": uuid.UUID(probe["probe_id"]),
+                        "registration_id": registration_id,
+                        "revision": revision,
+                        "answers": changed,
+                        "measures": {},
+                        "reason": "the auditor's notes disagree with the capture",
+                        "corrected_by": "admin",
+                        "corrected_at": corrected,
+                    },
+                )
+            )
+
+
+def synthetic_edition(year: int, count: int) -> tuple[list[ContractEvent], list[ContractEvent]]:
+    """A whole edition as registration and audit-ingest would have published it: (the
+    registration.v1 events, the audit.v1 events)."""
+    rng = random.Random(SEED)
+    referential = _referential()
+    structures, registration = _registrations(year, count, rng)
     published = datetime(year, 1, 2, 10, tzinfo=UTC)
-    head: list[tuple[type[ContractEvent], datetime, dict[str, Any]]] = [
+    head: list[Timed] = [
         (
             audit.ReferentialPublished,
             published,
@@ -205,134 +308,62 @@ def synthetic_edition(year: int, count: int) -> Edition:
             },
         )
     ]
-    timed: list[tuple[type[ContractEvent], datetime, dict[str, Any]]] = []
+    timed: list[Timed] = []
     issued = datetime(year, 3, 16, 0, 10, tzinfo=UTC)
-    for structure in structures:
-        seed = f"bench-{year}/{structure.registration_id}"
-        planned = plan_probes(
-            seed=seed,
-            sites=[{"site_id": s.site_id, "kind": s.kind.value} for s in structure.sites],
-            physical_visit=False,
-            window_start=window[0],
-            window_end=window[1],
-            channel_mix=DEFAULT_CHANNEL_MIX,
-            auditors=DEFAULT_AUDITOR_POOL,
-        )
-        head.append(
-            (
-                audit.PlanIssued,
-                issued,
-                {
-                    "registration_id": structure.registration_id,
-                    "seed": seed,
-                    "channel_mix": DEFAULT_CHANNEL_MIX,
-                    "probes": planned,
-                    "issued_at": issued,
-                },
-            )
-        )
-        plan = {
-            "registration_id": str(structure.registration_id),
-            "probes": [
-                {**p, "site_id": str(p["site_id"]), "planned_on": str(p["planned_on"])}
-                for p in planned
-            ],
-        }
-        probes = probes_for_plan(
-            plan=plan,
-            referential=referential,
-            certified=bool(structure.certifications),
-            seed=SEED,
-            year=year,
-        )
-        for slot, probe in zip(planned, probes, strict=True):
-            channel = audit.Channel(probe["channel"])
-            measures = audit.Measures(**probe["measures"])
-            problems = (
-                referential.answer_problems(channel, probe["answers"])
-                + measure_problems(channel, measures)
-                + consistency_problems(referential, probe["answers"], measures)
-            )
-            if problems:
-                raise AssertionError(f"generated an invalid probe: {problems}")
-            performed = datetime.fromisoformat(probe["performed_at"])
-            recorded = performed + timedelta(minutes=rng.randint(5, 240))
-            timed.append(
+    # The plans and probes (drawn from their own seeds) in worker processes; what draws on
+    # `rng` here, in the same order as ever.
+    with multiprocessing.get_context("fork").Pool(os.cpu_count() or 1) as pool:
+        for structure, (seed, planned, probes) in zip(
+            structures, pool.imap(partial(_planned, year), structures, chunksize=50), strict=True
+        ):
+            head.append(
                 (
-                    audit.ProbeRecorded,
-                    recorded,
+                    audit.PlanIssued,
+                    issued,
                     {
-                        "probe_id": uuid.UUID(probe["probe_id"]),
                         "registration_id": structure.registration_id,
-                        "site_id": uuid.UUID(probe["site_id"]),
-                        "channel": channel,
-                        "slot": slot["slot"],
-                        "auditor_id": probe["auditor_id"],
-                        "performed_at": performed,
-                        "referential_version": 1,
-                        "answers": probe["answers"],
-                        "measures": measures,
-                        "recorded_at": recorded,
-                        "recorded_by": probe["auditor_id"],
+                        "seed": seed,
+                        "channel_mix": DEFAULT_CHANNEL_MIX,
+                        "probes": planned,
+                        "issued_at": issued,
                     },
                 )
             )
-            revisions = 0 if rng.random() >= 0.05 else (2 if rng.random() < 0.1 else 1)
-            answers = dict(probe["answers"])
-            for revision in range(2, 2 + revisions):
-                changed = _corrected(referential, channel, answers, rng)
-                answers.update(changed)
-                corrected = recorded + timedelta(days=rng.randint(1, 10), minutes=revision)
-                timed.append(
-                    (
-                        audit.ProbeCorrected,
-                        corrected,
-                        {
-                            "probe_id": uuid.UUID(probe["probe_id"]),
-                            "registration_id": structure.registration_id,
-                            "revision": revision,
-                            "answers": changed,
-                            "measures": {},
-                            "reason": "the auditor's notes disagree with the capture",
-                            "corrected_by": "admin",
-                            "corrected_at": corrected,
-                        },
-                    )
-                )
+            _timed(timed, structure.registration_id, planned, probes, referential, rng)
     timed.sort(key=lambda entry: entry[1])
     first = timed[0][1]
     frozen = (audit.ReferentialFrozen, first, {"referential_version": 1, "frozen_at": first})
-    return Edition(year, registration, _numbered("audit", [*head, frozen, *timed], year))
+    return registration, _numbered("audit", [*head, frozen, *timed], year)
 
 
-async def publish_edition(nats_url: str, edition: Edition) -> Published:
-    """Publish every event as the relays would (`event.headers()`: Nats-Msg-Id, type, the
-    registration it is about), with a window of PENDING acks in flight."""
-    await ensure_streams(nats_url, REGISTRATION_STREAM, AUDIT_STREAM)
-    nc = await connect(nats_url, "bench-publisher")
+async def publish_edition(nats_url: str, year: int, count: int) -> Published:
+    """`synthetic_edition(year, count)` published as the relays would (`event.headers()`),
+    with a window of PENDING acks in flight."""
+    started = time.perf_counter()
+    gc.disable()  # hundreds of thousands of objects, all kept: nothing to collect
     try:
-        js = nc.jetstream(publish_async_max_pending=PENDING)
-        started = time.perf_counter()
-        acks = [
-            await js.publish_async(
-                event.subject, event.model_dump_json().encode(), headers=event.headers()
-            )
-            for event in [*edition.registration, *edition.audit]
-        ]
-        await js.publish_async_completed()
-        seconds = time.perf_counter() - started
-        duplicates = sum(1 for ack in acks if ack.result().duplicate)
-        if duplicates:
+        registration, events = synthetic_edition(year, count)
+        generated = time.perf_counter() - started
+        await ensure_streams(nats_url, REGISTRATION_STREAM, AUDIT_STREAM)
+        nc = await connect(nats_url, "bench-publisher")
+        try:
+            js = nc.jetstream(publish_async_max_pending=PENDING)
+            started = time.perf_counter()
+            acks = [
+                await js.publish_async(e.subject, e.model_dump_json().encode(), headers=e.headers())
+                for e in [*registration, *events]
+            ]
+            await js.publish_async_completed()
+            seconds = time.perf_counter() - started
+        finally:
+            await nc.close()
+        if duplicates := sum(1 for ack in acks if ack.result().duplicate):
             raise AssertionError(f"{duplicates} events were dropped as duplicates")
-        corrections = sum(isinstance(e, audit.ProbeCorrected) for e in edition.audit)
-        recorded = sum(isinstance(e, audit.ProbeRecorded) for e in edition.audit)
-        return Published(
-            edition.year,
-            len(edition.registration),
-            len(edition.audit),
-            recorded + corrections,
-            corrections,
-            seconds,
-        )
+        corrections = sum(isinstance(e, audit.ProbeCorrected) for e in events)
+        probes = corrections + sum(isinstance(e, audit.ProbeRecorded) for e in events)
+        counts = len(registration), len(events)
+        del registration, events, acks
     finally:
-        await nc.close()
+        gc.enable()
+        gc.collect()
+    return Published(year, *counts, probes, corrections, generated, seconds)
