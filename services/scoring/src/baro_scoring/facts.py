@@ -1,21 +1,26 @@
 """The facts an edition's results are computed from: the registration and audit events
-scoring has received, gathered per structure. The results are a pure function of this set
-of events, whatever order they came in and however often: so redelivered or duplicated
-messages, live consumption and a replay years later all give the same numbers.
+scoring has received (parsed here, from a message or a stored row), gathered per structure.
+The results are a pure function of this set of events, whatever order they came in and
+however often: so redelivered or duplicated messages, live consumption and a replay years
+later all give the same numbers.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any
 from uuid import UUID
 
+from pydantic import ValidationError
+
 from baro_contracts import audit_v1 as audit
 from baro_contracts import registration_v1 as reg
 from baro_contracts.base import ContractEvent
-from baro_scoring.rules import Scorer
+from baro_contracts.catalog import event_class
+from baro_scoring.rules import Referential
 
 UUID_ORDER = attrgetter("int")
 """A sort key giving UUIDs their own order (faster than comparing them)."""
@@ -25,6 +30,40 @@ def producer_position(event_id: str) -> tuple[str, int]:
     """`registration:42` → ("registration", 42): the event's place in its producer's log."""
     producer, _, position = event_id.rpartition(":")
     return producer, int(position)
+
+
+NOT_A_CONTRACT_EVENT = (KeyError, ValueError, ValidationError)
+"""What `parse_fact` raises for a message that is not a contract event."""
+
+
+@dataclass(frozen=True)
+class Fact:
+    """A received contract event, and its JSON as received (stored as it is)."""
+
+    event: ContractEvent
+    body: str
+
+    @property
+    def registration_id(self) -> UUID | None:
+        value = getattr(self.event, "registration_id", None)
+        return value if isinstance(value, UUID) else None
+
+
+def event_type_of(subject: str) -> str:
+    """`audit.v1.2027.probe_recorded` → `audit.v1.probe_recorded`."""
+    service, version, _, name = subject.split(".", 3)
+    return f"{service}.{version}.{name}"
+
+
+def parse_fact(
+    body: bytes | str, subject: str | None = None, *, event_type: str | None = None
+) -> Fact:
+    """A contract event from its JSON, of the type its subject (or `event_type`) names when
+    given (the body must then say the same); one of NOT_A_CONTRACT_EVENT when it is not one."""
+    if event_type is None:
+        event_type = event_type_of(subject) if subject else json.loads(body).get("event_type")
+    event = event_class(str(event_type)).model_validate_json(body)
+    return Fact(event, body.decode() if isinstance(body, bytes) else body)
 
 
 def _position(event: ContractEvent) -> int:
@@ -108,7 +147,7 @@ class EditionFacts:
     edition: int
     referentials: dict[int, audit.ReferentialPublished] = field(default_factory=dict)
     structures: dict[UUID, StructureFacts] = field(default_factory=dict)
-    _scorers: dict[int, Scorer] = field(default_factory=dict, repr=False)
+    _referentials: dict[int, Referential] = field(default_factory=dict, repr=False)
 
     def structure(self, registration_id: UUID) -> StructureFacts:
         facts = self.structures.get(registration_id)
@@ -116,18 +155,14 @@ class EditionFacts:
             facts = self.structures[registration_id] = StructureFacts(registration_id)
         return facts
 
-    def scorer(self, referential_version: int) -> Scorer:
-        """The scorer of that referential version (with no items if it has not arrived)."""
-        scorer = self._scorers.get(referential_version)
-        if scorer is None:
-            referential = self.referentials.get(referential_version)
-            items = {i.code: i for i in referential.items} if referential else {}
-            scorer = self._scorers[referential_version] = Scorer(items)
-        return scorer
-
-    def referential_event_id(self, referential_version: int) -> str:
-        referential = self.referentials.get(referential_version)
-        return referential.event_id if referential is not None else ""
+    def referential(self, referential_version: int) -> Referential:
+        """That referential version's items (none if it has not arrived)."""
+        referential = self._referentials.get(referential_version)
+        if referential is None:
+            published = self.referentials.get(referential_version)
+            referential = Referential(published.items if published else [])
+            self._referentials[referential_version] = referential
+        return referential
 
     def add(self, event: ContractEvent) -> None:
         """Take one event in; events scoring does not use are ignored. Should the producer
@@ -136,7 +171,7 @@ class EditionFacts:
         match event:
             case audit.ReferentialPublished():
                 _keep_earliest(self.referentials, event.referential_version, event)
-                self._scorers.pop(event.referential_version, None)
+                self._referentials.pop(event.referential_version, None)
             case audit.PlanIssued():
                 facts = self.structure(event.registration_id)
                 if facts.plan is None or _position(event) < _position(facts.plan):
