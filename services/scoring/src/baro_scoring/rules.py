@@ -18,7 +18,7 @@ on any machine, live or replayed. Rounding is for display only (`views.py`).
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Context, Decimal
@@ -59,32 +59,23 @@ def item_score(item: Item, value: Any) -> Decimal | None:
 
 
 class Tally(NamedTuple):
-    """A group's answered items: Σ(weight * item score), Σ(weight) and how many answers."""
+    """A group's answered items: Sum(weight * item score), Sum(weight) and how many answers."""
 
     weighted: Decimal
     weights: Decimal
     answers: int
 
-    @classmethod
-    def of_answer(cls, weight: Decimal, score: Decimal, count: int = 1) -> Tally:
-        """The tally of `count` answers of that weight and item score."""
-        n = Decimal(count)
-        return cls(
-            CONTEXT.multiply(CONTEXT.multiply(weight, score), n), CONTEXT.multiply(weight, n), count
+    def plus(self, other: Tally) -> Tally:
+        return Tally(
+            CONTEXT.add(self.weighted, other.weighted),
+            CONTEXT.add(self.weights, other.weights),
+            self.answers + other.answers,
         )
 
     @property
     def score(self) -> Decimal:
-        """100 * Σ(weight * item score) / Σ(weight)."""
+        """100 * Sum(weight * item score) / Sum(weight)."""
         return CONTEXT.divide(CONTEXT.multiply(HUNDRED, self.weighted), self.weights)
-
-
-def total(tallies: Iterable[Tally]) -> Tally:
-    """The tally of several tallies' answers together (summed in the pinned context)."""
-    weighted, weights, answers = zip(*tallies, strict=True)
-    return Tally(
-        reduce(CONTEXT.add, weighted, ZERO), reduce(CONTEXT.add, weights, ZERO), sum(answers)
-    )
 
 
 def mean(values: Iterable[Decimal]) -> Decimal | None:
@@ -103,7 +94,7 @@ def global_score(channels: Mapping[str, Tally]) -> Decimal | None:
 
 
 class Referential:
-    """A referential version's items by code, and which groups each item counts in. Each
+    """A referential version's items by code, and the groups each item counts in. Each
     distinct answer's tally is kept once made: a campaign repeats the same few answers
     thousands of times."""
 
@@ -119,18 +110,25 @@ class Referential:
             for code, item in self.items.items()
         }
         """Item code → (kind, key) of each group the item counts in."""
-        self._answer_tallies: dict[tuple[str, type, Any, int], Tally | None] = {}
+        members: dict[tuple[str, str], list[str]] = {}
+        for code, groups in self.groups.items():
+            for group in groups[1:]:
+                members.setdefault(group, []).append(code)
+        self.members = {group: tuple(codes) for group, codes in members.items()}
+        """(kind, key) of each determinant, step and channel → the codes of its items."""
+        self._tallies: dict[tuple[str, type, Any, int], Tally | None] = {}
 
-    def answer_tally(self, code: str, value: Any, count: int = 1) -> Tally | None:
-        """The tally of `count` times the same answer to a known item; None when the
+    def answer_tally(self, code: str, value: Any, times: int) -> Tally | None:
+        """The tally of an answer to one of its items given `times` times; None when the
         answer is not scored."""
-        key = (code, value.__class__, value, count)
-        if key not in self._answer_tallies:
+        key = (code, value.__class__, value, times)  # True == 1, but not the same answer
+        if key not in self._tallies:
             item = self.items[code]
             score = item_score(item, value)
-            tally = None if score is None else Tally.of_answer(item.weight, score, count)
-            self._answer_tallies[key] = tally
-        return self._answer_tallies[key]
+            weight = CONTEXT.multiply(item.weight, Decimal(times))
+            tally = None if score is None else Tally(CONTEXT.multiply(weight, score), weight, times)
+            self._tallies[key] = tally
+        return self._tallies[key]
 
 
 @dataclass
@@ -153,30 +151,45 @@ class StructureScores:
         return global_score(self.channels)
 
 
+def sum_tallies(tallies: Iterable[Tally]) -> Tally:
+    """The tally of several tallies' answers together."""
+    weighted, weights, answers = zip(*tallies, strict=True)
+    return Tally(
+        reduce(CONTEXT.add, weighted, ZERO), reduce(CONTEXT.add, weights, ZERO), sum(answers)
+    )
+
+
 def score_structure(probes: Iterable[tuple[Referential, Mapping[str, Any]]]) -> StructureScores:
     """A structure's scores from its probes, each given as (its referential, its current
-    answers). A structure's probes repeat the same answers: each distinct answer is scored
-    once and counted as many times as it was given."""
+    answers). Each answered item's tally sums its answers; each determinant's, step's and
+    channel's sums the tallies of the items its probes' referentials put in it. A
+    structure's probes repeat the same answers: each distinct answer is scored once, and
+    counted as many times as it was given."""
     answers = Counter(
         (referential, code, value.__class__, value)  # True == 1, but not the same answer
         for referential, probe_answers in probes
         for code, value in probe_answers.items()
     )
     scores = StructureScores()
-    by_item: dict[tuple[Referential, str], list[Tally]] = {}
-    for (referential, code, _, value), count in answers.items():
+    by_item: dict[tuple[Referential, str], Tally] = {}
+    for (referential, code, _, value), times in answers.items():
         if code not in referential.items:
-            scores.ignored_answers += count
+            scores.ignored_answers += times
             continue
-        tally = referential.answer_tally(code, value, count)
-        if tally is not None:
-            by_item.setdefault((referential, code), []).append(tally)
-    # Each item's answers count in every group its own referential puts the item in.
-    by_group: dict[tuple[str, str], list[Tally]] = {}
-    for (referential, code), tallies in by_item.items():
-        item = total(tallies) if len(tallies) > 1 else tallies[0]
-        for group in referential.groups[code]:
-            by_group.setdefault(group, []).append(item)
-    for (kind, key), tallies in by_group.items():
-        scores.of_kind(kind)[key] = total(tallies) if len(tallies) > 1 else tallies[0]
+        answer = referential.answer_tally(code, value, times)
+        if answer is None:
+            continue
+        known = by_item.get((referential, code))
+        by_item[referential, code] = answer if known is None else known.plus(answer)
+    for (referential, code), tally in by_item.items():
+        known = scores.items.get(code)
+        scores.items[code] = tally if known is None else known.plus(tally)
+    for referential in {referential for referential, _ in by_item}:
+        for (kind, key), codes in referential.members.items():
+            answered = [by_item[referential, c] for c in codes if (referential, c) in by_item]
+            if not answered:
+                continue
+            group = scores.of_kind(kind)
+            tally = sum_tallies(answered)
+            group[key] = tally if key not in group else group[key].plus(tally)
     return scores
