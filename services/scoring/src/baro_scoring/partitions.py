@@ -7,12 +7,10 @@ message about no structure (a referential, say) goes to every partition. Partiti
 registration ids by their first hex digit, so their structures, put end to end, are in
 registration id order.
 
-A partition keeps each structure's messages as they came, parses messages about no
-structure at once (the referentials every structure needs), and once every message is in,
-takes its structures one at a time in registration id order: parses its messages with the
-contracts, computes its results with the same functions as the live projection, and hands
-back its line and canonical text, a batch of structures at a time. So a partition holds the
-edition's raw messages, never all their parsed events.
+A partition parses its messages with the contracts as they come (while the replay still
+reads) and keeps what scoring keeps of them (`facts.py`); once every message is in, it
+computes its structures in registration id order with the same functions as the live
+projection and hands back their lines and canonical texts, a batch of structures at a time.
 
 `Workers` runs the partitions in forked processes fed through pipes while the replay reads
 (with one worker: in this process).
@@ -117,18 +115,15 @@ class Partition:
         self.with_rows = with_rows
         self.facts = EditionFacts(edition)
         self.counts = PartitionOutput()
-        self.structures: dict[UUID, list[Raw]] = {}
         self._seen: set[str] = set()
 
     def take(self, messages: Iterable[Raw], *, routed_here: bool) -> None:
+        counted = routed_here or self.index == 0
         for message in messages:
-            registration_id = message[3]
-            if routed_here and registration_id is not None:
-                self.structures.setdefault(UUID(registration_id), []).append(message)
-            else:
-                self._add(message, counted=routed_here or self.index == 0)
+            routed_by = message[3] if routed_here else None
+            self._add(message, counted=counted, registration_id=routed_by)
 
-    def _add(self, message: Raw, *, counted: bool, registration_id: UUID | None = None) -> None:
+    def _add(self, message: Raw, *, counted: bool, registration_id: str | None) -> None:
         """Parse one message and take its event in (once), counting it if `counted`."""
         subject, body, sequence, _ = message
         try:
@@ -137,7 +132,7 @@ class Partition:
             if counted:
                 self.counts.refused.append(f"{subject} #{sequence}: {exc}")
             return
-        if fact.registration_id != registration_id:
+        if registration_id is None or fact.registration_id != UUID(registration_id):
             if registration_id is not None:
                 raise RuntimeError(
                     f"{subject} #{sequence} names registration {registration_id} in its "
@@ -166,13 +161,8 @@ class Partition:
         """Its structures' lines and texts, `size` at a time in registration id order, then
         what it counted."""
         batch = PartitionOutput()
-        ids = sorted(set(self.structures) | set(self.facts.structures), key=lambda r: r.int)
-        for registration_id in ids:
-            for message in self.structures.pop(registration_id, []):
-                self._add(message, counted=True, registration_id=registration_id)
-            facts = self.facts.structures.pop(registration_id, None)
-            if facts is None:
-                continue  # every message of it refused
+        for registration_id in sorted(self.facts.structures, key=lambda r: r.int):
+            facts = self.facts.structures.pop(registration_id)
             document = structure_document(structure_result(self.facts, facts))
             batch.lines.append(line_document(document))
             batch.texts.append(canonical_json(document))

@@ -7,9 +7,10 @@ streams into a fresh schema, print their fingerprint and whether it matches the 
    audit.v1 message of the edition is read in stream order (the messages there when the
    replay starts, through nats-py: `edition_stream.py`) and sent, as it is read, to the
    worker of the structure it is about.
-3. Each worker then parses its structures' events with the contracts (what is not a contract
-   event is refused, as the live consumers dead-letter it), computes them by the same
-   functions the live projection and the publication use, and hands them back in batches.
+3. Each worker parses its events with the contracts as they come (what is not a contract
+   event is refused, as the live consumers dead-letter it), then computes its structures by
+   the same functions the live projection and the publication use, and hands them back in
+   batches.
    Each batch is written into `replay_<year>_<time>` as it comes (each structure's line and
    canonical text; the facts too when swapping) and its texts hashed in registration id
    order; the edition's figures, made from all the lines, finish the fingerprint. The view

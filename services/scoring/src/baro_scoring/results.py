@@ -35,18 +35,18 @@ def structure_result(edition: EditionFacts, facts: StructureFacts) -> StructureR
     )
     channel_probes: dict[str, int] = {}
     for probe, _, _ in current:
-        channel_probes[probe.channel.value] = channel_probes.get(probe.channel.value, 0) + 1
+        channel_probes[probe.channel] = channel_probes.get(probe.channel, 0) + 1
     plan = facts.plan
     filled = {probe.slot for probe, _, _ in current}
     return StructureResult(
         registration_id=facts.registration_id,
         profile=facts.profile,
-        planned=len(plan.probes) if plan else None,
+        planned=len(plan.slots) if plan else None,
         probes=len(current),
-        complete=plan is not None and all(p.slot in filled for p in plan.probes),
+        complete=plan is not None and all(slot in filled for slot in plan.slots),
         channel_probes=channel_probes,
         scores=scores,
-        kpis=tally_kpis((probe.channel.value, measures) for probe, _, measures in current),
+        kpis=tally_kpis((probe.channel, measures) for probe, _, measures in current),
     )
 
 

@@ -18,7 +18,7 @@ on any machine, live or replayed. Rounding is for display only (`views.py`).
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Context, Decimal
@@ -181,7 +181,7 @@ def score_structure(probes: Iterable[tuple[Referential, Mapping[str, Any]]]) -> 
             continue
         known = by_item.get((referential, code))
         by_item[referential, code] = answer if known is None else known.plus(answer)
-    for (referential, code), tally in by_item.items():
+    for (_, code), tally in by_item.items():
         known = scores.items.get(code)
         scores.items[code] = tally if known is None else known.plus(tally)
     for referential in {referential for referential, _ in by_item}:
