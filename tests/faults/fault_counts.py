@@ -15,10 +15,12 @@ from uuid import UUID
 
 import asyncpg
 import httpx
+import nats
+import nats.errors
 from fault_stack import FaultStack, admin_headers
 
 from baro_audit_ingest.domain import Probe
-from baro_scoring.retained import RetainedReader
+from baro_scoring.edition_stream import read_stored
 
 STAGES = ("stored", "streamed", "scored")
 
@@ -142,17 +144,28 @@ class StageReader:
         return Counter(r["siret"] for r in response.json())
 
     async def _streamed(self, stream: str, subject: str, key: str) -> Counter[str] | None:
-        def read() -> Counter[str]:
+        async def read() -> Counter[str]:
             found: Counter[str] = Counter()
-            with RetainedReader(self.stack.nats.url, "fault-suite-reader") as reader:
-                reader.read_stored(
-                    stream, subject, lambda _s, body, _q: found.update([json.loads(body)[key]])
+            nc = await nats.connect(
+                self.stack.nats.url,
+                name="fault-suite-reader",
+                allow_reconnect=False,
+                connect_timeout=5,
+            )
+            try:
+                await read_stored(
+                    nc.jetstream(),
+                    stream,
+                    subject,
+                    lambda m: found.update([json.loads(m.data)[key]]),
                 )
+            finally:
+                await nc.close()
             return found
 
         try:
-            return await asyncio.wait_for(asyncio.to_thread(read), 40)
-        except (OSError, RuntimeError, TimeoutError):
+            return await asyncio.wait_for(read(), 40)
+        except (OSError, RuntimeError, TimeoutError, nats.errors.Error):
             return None
 
     async def _scored(self, year: int, event_type: str, key: str) -> Counter[str] | None:

@@ -7,7 +7,6 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-
 REGISTRATION_HEADER = "Baro-Registration-Id"
 """The header naming the structure (registration) a message is about, when it is about one:
 consumers can route a message without parsing it."""

@@ -23,6 +23,7 @@ from baro_scoring.application import ScoringApplication
 from baro_scoring.consumers import backlog
 from baro_scoring.documents import keep_published_documents
 from baro_scoring.domain import Conflict, NotFound, ScoringError
+from baro_scoring.figures import EditionFigures, Ranked, StructureLine, edition_figures
 from baro_scoring.projections import (
     Connection,
     edition_known,
@@ -31,10 +32,9 @@ from baro_scoring.projections import (
     lines,
     publication,
     revision,
-    structure_document,
+    structure_results_document,
 )
 from baro_scoring.publication import publish_results
-from baro_scoring.results import EditionSummary, Ranked, StructureLine, summarize
 from baro_scoring.schemas import (
     CategoryRankingOut,
     KpisOut,
@@ -79,7 +79,7 @@ def install_domain_errors(app: FastAPI) -> None:
 class KnownEdition:
     revision: int
     lines: dict[UUID, StructureLine]
-    summary: EditionSummary
+    summary: EditionFigures
 
 
 Summaries = dict[int, KnownEdition]
@@ -96,7 +96,7 @@ Cache = Annotated[Summaries, Depends(summaries)]
 
 async def _edition(
     conn: Connection, year: Year, cache: Summaries
-) -> tuple[list[StructureLine], EditionSummary, bool]:
+) -> tuple[list[StructureLine], EditionFigures, bool]:
     """The edition's structures, their summary, and whether the results are published;
     404 if scoring knows nothing of the edition. Only the lines written since the last
     request are read again, and the summary is recomputed only when they changed."""
@@ -115,7 +115,7 @@ async def _edition(
         merged = {**known.lines, **fresh} if known is not None and after >= 0 else fresh
         if len(merged) != await line_count(conn, year):  # some were deleted (a swap)
             merged = {line.registration_id: line for line in await lines(conn, year)}
-        known = cache[year] = KnownEdition(current, merged, summarize(year, merged.values()))
+        known = cache[year] = KnownEdition(current, merged, edition_figures(year, merged.values()))
     return list(known.lines.values()), known.summary, published
 
 
@@ -152,7 +152,7 @@ async def structure_scores(
     ensure_registration(principal, registration_id, *STAFF)
     async with pool.acquire() as conn:
         _, summary, published = await _edition(conn, year, cache)
-        found = await structure_document(conn, year, registration_id, request.app.state.memory)
+        found = await structure_results_document(conn, year, registration_id)
     document, labels = found if found is not None else (None, {})
     if document is None or document["category"] is None:
         raise NotFound(

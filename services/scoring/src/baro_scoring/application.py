@@ -6,16 +6,16 @@ from __future__ import annotations
 from typing import Any
 
 from baro_chassis.eventstore import TracedApplication
-from baro_scoring.domain import EditionResults
+from baro_scoring.domain import Publication
 
 
 class ScoringApplication(TracedApplication):
     name = "scoring"
 
-    def record_publication(self, **published: Any) -> EditionResults:
-        results = EditionResults(**published)
+    def record_publication(self, **published: Any) -> Publication:
+        results = Publication(**published)
         self.save(results)
         return results
 
-    def publication(self, edition: int) -> EditionResults | None:
-        return self.find(EditionResults, EditionResults.create_id(edition))
+    def publication(self, edition: int) -> Publication | None:
+        return self.find(Publication, Publication.create_id(edition))

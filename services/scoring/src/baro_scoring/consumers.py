@@ -26,13 +26,13 @@ from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 from opentelemetry import propagate, trace
-from pydantic import ValidationError
 
 from baro_chassis.consumers import dead_letter_raw, ensure_streams
 from baro_chassis.nats import connect
 from baro_chassis.resilience import Outage, keep_running
 from baro_contracts.streams import AUDIT_STREAM, REGISTRATION_STREAM, StreamSpec
-from baro_scoring.projections import Fact, WriterMemory, apply_facts, parse_fact
+from baro_scoring.facts import NOT_A_CONTRACT_EVENT, Fact, parse_fact
+from baro_scoring.projections import apply_facts
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
@@ -74,13 +74,10 @@ async def fetch_waiting(sub: object, batch_size: int) -> list[Msg]:
 
 
 class BatchConsumer:
-    def __init__(
-        self, pool: asyncpg.Pool, nc: Client, source: Source, memory: WriterMemory
-    ) -> None:
+    def __init__(self, pool: asyncpg.Pool, nc: Client, source: Source) -> None:
         self.pool = pool
         self.nc = nc
         self.source = source
-        self.memory = memory
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until `stop`; while NATS or the database is unavailable, retried (with
@@ -123,13 +120,13 @@ class BatchConsumer:
             for raw in messages:
                 try:
                     facts.append(parse_fact(raw.data, raw.subject))
-                except (KeyError, ValueError, ValidationError) as exc:
+                except NOT_A_CONTRACT_EVENT as exc:
                     reason = f"not a valid {self.source.subjects} contract event: {exc}"
                     await dead_letter_raw(self.nc.jetstream(), raw, self.source.durable, reason)
             last = max(m.metadata.sequence.stream for m in messages)
             try:
                 async with self.pool.acquire() as conn, conn.transaction():
-                    await apply_facts(conn, facts, self.source.durable, last, self.memory)
+                    await apply_facts(conn, facts, self.source.durable, last)
             except Exception:
                 for m in messages:
                     await m.nak(delay=RETRY_DELAY_SECONDS)
@@ -147,7 +144,6 @@ class Consumers:
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._nc: Client | None = None
-        self.memory = WriterMemory()
 
     async def start(self) -> None:
         # The producers may not have published yet: their streams come from the contracts.
@@ -155,7 +151,7 @@ class Consumers:
         self._nc = await connect(self.nats_url, "scoring-consumers")
         self._tasks = [
             asyncio.create_task(
-                BatchConsumer(self.pool, self._nc, source, self.memory).run(self._stop),
+                BatchConsumer(self.pool, self._nc, source).run(self._stop),
                 name=source.durable,
             )
             for source in SOURCES

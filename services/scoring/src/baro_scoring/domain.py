@@ -10,6 +10,7 @@ from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
+from eventsourcing.utils import register_topic
 
 NAMESPACE = uuid5(NAMESPACE_URL, "https://barometre.afnor.org/scoring")
 
@@ -29,8 +30,8 @@ class Conflict(ScoringError):
     pass
 
 
-class EditionResults(Aggregate):
-    """An edition's published results: created once, by their publication."""
+class Publication(Aggregate):
+    """An edition's publication: created once, when its results are published."""
 
     @staticmethod
     def create_id(edition: int) -> UUID:
@@ -59,3 +60,9 @@ class EditionResults(Aggregate):
         self.laureates = laureates
         self.published_at = published_at
         self.published_by = published_by
+
+
+# Publications were saved as `EditionResults` before it was renamed: their stored events
+# keep that topic.
+register_topic(f"{__name__}:EditionResults", Publication)
+register_topic(f"{__name__}:EditionResults.Published", getattr(Publication, "Published"))  # noqa: B009

@@ -35,7 +35,7 @@ from baro_scoring.api import install_domain_errors, router
 from baro_scoring.application import ScoringApplication
 from baro_scoring.consumers import Consumers
 from baro_scoring.documents import keep_published_documents
-from baro_scoring.projections import LIVE_SCHEMA, WriterMemory, open_pool
+from baro_scoring.projections import LIVE_SCHEMA, open_pool
 from baro_scoring.translation import ScoringTranslator
 
 SERVICE = "scoring"
@@ -79,7 +79,6 @@ def create_app(
         app.state.nats = nc
         app.state.clock = clock
         app.state.summaries = {}
-        app.state.memory = consumers.memory if consumers is not None else WriterMemory()
         try:
             yield
         finally:

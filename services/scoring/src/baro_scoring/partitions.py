@@ -1,13 +1,16 @@
 """A replay's work split by structure over worker processes (the machine's cores).
 
-The replay reads the edition's messages once, and routes each by the registration id in its
-body (found in the bytes, without parsing) to the partition that owns that structure; a
-message naming no structure (a referential, say) goes to every partition. Partitions hold
+The replay reads the edition's messages once and routes each by the registration it is
+about, named by its `Baro-Registration-Id` header (messages published before relays set it:
+by the `registration_id` of their JSON body), to the partition that owns that structure; a
+message about no structure (a referential, say) goes to every partition. Partitions own
 registration ids by their first hex digit, so their structures, put end to end, are in
-registration id order. Each partition parses its messages with the contracts as they come,
-then computes its structures' lines and canonical texts with the same functions as the live
-projection, and hands them back a batch at a time, so they can be stored while the rest is
-computed; the edition's figures and fingerprint are then made from all of them.
+registration id order.
+
+A partition parses its messages with the contracts as they come (while the replay still
+reads) and keeps what scoring keeps of them (`facts.py`); once every message is in, it
+computes its structures in registration id order with the same functions as the live
+projection and hands back their lines and canonical texts, a batch of structures at a time.
 
 `Workers` runs the partitions in forked processes fed through pipes while the replay reads
 (with one worker: in this process).
@@ -16,6 +19,7 @@ computed; the edition's figures and fingerprint are then made from all of them.
 from __future__ import annotations
 
 import gc
+import json
 import multiprocessing
 import os
 import threading
@@ -27,17 +31,23 @@ from types import TracebackType
 from typing import Any
 from uuid import UUID
 
-from pydantic import ValidationError
-
 from baro_contracts import audit_v1 as audit
+from baro_contracts.base import REGISTRATION_HEADER
 from baro_contracts.scoring_v1 import ResultsPublished
-from baro_scoring.facts import EditionFacts, producer_position
-from baro_scoring.projections import Fact, parse_fact, structure_output_batches
+from baro_scoring.document import canonical_json, line_document, structure_document
+from baro_scoring.facts import (
+    NOT_A_CONTRACT_EVENT,
+    EditionFacts,
+    Fact,
+    parse_fact,
+    producer_position,
+)
+from baro_scoring.projections import fact_row
+from baro_scoring.results import structure_result
 
 PROBE_EVENTS = (audit.ProbeRecorded, audit.ProbeCorrected)
-REGISTRATION_KEY = b'"registration_id":"'
-Raw = tuple[str, bytes, int]
-"""A message as read: (subject, body, stream sequence)."""
+Raw = tuple[str, bytes, int, str | None]
+"""A message as read: (subject, body, stream sequence, the registration it is about)."""
 Chunk = tuple[list[Raw], bool]
 """Messages sent to a worker, and whether they were routed to it (else: to every one)."""
 CHUNK = 512
@@ -46,53 +56,25 @@ BATCH = 200
 """Structures a worker hands back at a time."""
 
 
-def owner_table(workers: int) -> list[int]:
-    """Byte → the partition owning registration ids that start with it (-1: not hex)."""
-    table = [-1] * 256
-    for digit, char in enumerate("0123456789abcdef"):
-        table[ord(char)] = digit * workers // 16
-        table[ord(char.upper())] = digit * workers // 16
-    return table
+def registration_of(headers: dict[str, str] | None, body: bytes) -> str | None:
+    """The registration a message is about: its header, else its body's top-level
+    `registration_id` (None when it names none, or is not JSON)."""
+    if headers and REGISTRATION_HEADER in headers:
+        return headers[REGISTRATION_HEADER]
+    try:
+        value = json.loads(body).get("registration_id")
+    except (ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None
 
 
 def owner_of(registration_id: UUID | str, workers: int) -> int:
-    """The partition of a registration id: by its first hex digit."""
-    if isinstance(registration_id, UUID):
-        return (registration_id.int >> 124) * workers // 16
-    return int(registration_id[0], 16) * workers // 16
-
-
-def routed_owner(body: bytes, table: list[int]) -> int:
-    """The partition of the one registration id in the body; -1 (every partition) if the
-    body names none, or more than one."""
-    at = body.find(REGISTRATION_KEY)
-    # Exactly one registration id in the body: a contract event's own, at its top level.
-    if at < 0 or body.find(REGISTRATION_KEY, at + 1) >= 0:
+    """The partition of a registration id: by its first hex digit (-1: not an id)."""
+    try:
+        first = UUID(str(registration_id)).int >> 124
+    except ValueError:
         return -1
-    end = at + len(REGISTRATION_KEY)
-    return table[body[end]] if end < len(body) else -1
-
-
-@dataclass
-class Routed:
-    """The messages read, by partition; `shared` ones go to every partition."""
-
-    workers: int
-    owned: list[list[Raw]] = field(default_factory=list)
-    shared: list[Raw] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self.owned = [[] for _ in range(self.workers)]
-        self._table = owner_table(self.workers)
-
-    def add(self, subject: str, body: bytes, sequence: int) -> int:
-        """Routes the message; returns its partition (-1: every partition)."""
-        owner = routed_owner(body, self._table)
-        if owner < 0:
-            self.shared.append((subject, body, sequence))
-        else:
-            self.owned[owner].append((subject, body, sequence))
-        return owner
+    return first * workers // 16
 
 
 @dataclass
@@ -105,14 +87,6 @@ class PartitionOutput:
     rows: list[tuple[Any, ...]] = field(default_factory=list)
     """The facts as stored (only when asked for)."""
 
-    def add(self, more: PartitionOutput) -> None:
-        self.probe_events += more.probe_events
-        self.refused += more.refused
-        self.held += more.held
-        self.lines += more.lines
-        self.texts += more.texts
-        self.rows += more.rows
-
 
 def held_out(fact: Fact, published: ResultsPublished | None) -> bool:
     """Arrived after the publication (beyond what it included): kept, not counted."""
@@ -123,9 +97,8 @@ def held_out(fact: Fact, published: ResultsPublished | None) -> bool:
 
 
 class Partition:
-    """One partition's share of the replay: its messages parsed as they come, then its
-    structures computed. A message naming no structure is taken by every partition, and
-    counted (refused, stored) by partition 0 only."""
+    """One partition's share of the replay. A message about no structure is taken by every
+    partition, and counted (refused, stored) by partition 0 only."""
 
     def __init__(
         self,
@@ -145,46 +118,66 @@ class Partition:
         self._seen: set[str] = set()
 
     def take(self, messages: Iterable[Raw], *, routed_here: bool) -> None:
-        index, counts = self.index, self.counts
-        for subject, body, sequence in messages:
-            try:
-                fact = parse_fact(body, subject)
-            except (KeyError, ValueError, ValidationError) as exc:
-                if routed_here or index == 0:
-                    counts.refused.append(f"{subject} #{sequence}: {exc}")
-                continue
-            registration_id = fact.registration_id
-            owner = owner_of(registration_id, self.workers) if registration_id else 0
-            if registration_id is not None and owner != index:
-                if routed_here:  # the bytes named another structure than the event does
-                    raise RuntimeError(f"{subject} #{sequence} was routed to the wrong partition")
-                continue
-            event = fact.event
-            if owner == index:
-                counts.probe_events += isinstance(event, PROBE_EVENTS)
-            if event.event_id in self._seen:
-                continue
-            self._seen.add(event.event_id)
-            held = held_out(fact, self.published)
-            if not held:
-                self.facts.add(event)
-            if owner == index:
-                counts.held += held
-                if self.with_rows:
-                    counts.rows.append(fact.row(held))
+        counted = routed_here or self.index == 0
+        for message in messages:
+            routed_by = message[3] if routed_here else None
+            self._add(message, counted=counted, registration_id=routed_by)
+
+    def _add(self, message: Raw, *, counted: bool, registration_id: str | None) -> None:
+        """Parse one message and take its event in (once), counting it if `counted`."""
+        subject, body, sequence, _ = message
+        try:
+            fact = parse_fact(body, subject)
+        except NOT_A_CONTRACT_EVENT as exc:
+            if counted:
+                self.counts.refused.append(f"{subject} #{sequence}: {exc}")
+            return
+        if registration_id is None or fact.registration_id != UUID(registration_id):
+            if registration_id is not None:
+                raise RuntimeError(
+                    f"{subject} #{sequence} names registration {registration_id} in its "
+                    f"header but is about {fact.registration_id}"
+                )
+            if (
+                fact.registration_id is not None
+                and owner_of(fact.registration_id, self.workers) != self.index
+            ):
+                return  # about a structure of another partition
+        event = fact.event
+        if counted:
+            self.counts.probe_events += isinstance(event, PROBE_EVENTS)
+        if event.event_id in self._seen:
+            return
+        self._seen.add(event.event_id)
+        held = held_out(fact, self.published)
+        if not held:
+            self.facts.add(event)
+        if counted:
+            self.counts.held += held
+            if self.with_rows:
+                self.counts.rows.append(fact_row(fact, held))
 
     def batches(self, size: int = BATCH) -> Iterator[PartitionOutput]:
         """Its structures' lines and texts, `size` at a time in registration id order, then
         what it counted."""
-        for lines, texts in structure_output_batches(self.facts, size):
-            yield PartitionOutput(lines=lines, texts=texts)
+        batch = PartitionOutput()
+        for registration_id in sorted(self.facts.structures, key=lambda r: r.int):
+            facts = self.facts.structures.pop(registration_id)
+            document = structure_document(structure_result(self.facts, facts))
+            batch.lines.append(line_document(document))
+            batch.texts.append(canonical_json(document))
+            if len(batch.lines) >= size:
+                yield batch
+                batch = PartitionOutput()
+        if batch.lines:
+            yield batch
         yield self.counts
 
 
 def _serve(pipe: Connection, partition: Partition) -> None:
     """A worker process: takes chunks until None, then sends its batches, then None (or the
     exception that stopped it)."""
-    gc.disable()  # everything made lives until the process ends
+    gc.disable()  # what it keeps lives until the process ends
     try:
         while (chunk := pipe.recv()) is not None:
             messages, routed_here = chunk
@@ -222,7 +215,8 @@ class Workers:
         self.partitions = [
             Partition(i, workers, edition, published, with_rows=with_rows) for i in range(workers)
         ]
-        self._unsent = Routed(workers)
+        self._owned: list[list[Raw]] = [[] for _ in range(workers)]
+        self._shared: list[Raw] = []
         self._pipes: list[Connection] = []
         self._processes: list[Any] = []
         self._outboxes: list[SimpleQueue[Chunk | None]] = []
@@ -271,20 +265,28 @@ class Workers:
                 process.kill()
                 process.join()
 
-    def add(self, subject: str, body: bytes, sequence: int) -> None:
-        owner = self._unsent.add(subject, body, sequence)
-        if owner >= 0 and len(self._unsent.owned[owner]) >= CHUNK:
-            self._send(owner, self._unsent.owned[owner], routed_here=True)
-            self._unsent.owned[owner] = []
+    def add(self, message: Raw) -> None:
+        """One message as read, routed by the registration it is about (`message[3]`)."""
+        registration_id = message[3]
+        owner = owner_of(registration_id, self.workers) if registration_id is not None else -1
+        if owner < 0:
+            self._shared.append((*message[:3], None))
+            return
+        owned = self._owned[owner]
+        owned.append(message)
+        if len(owned) >= CHUNK:
+            self._send(owner, owned, routed_here=True)
+            self._owned[owner] = []
 
     def close(self) -> None:
         """Every message has been added."""
-        for index, owned in enumerate(self._unsent.owned):
+        for index, owned in enumerate(self._owned):
             self._send(index, owned, routed_here=True)
-            self._send(index, self._unsent.shared, routed_here=False)
+            self._send(index, self._shared, routed_here=False)
         for outbox in self._outboxes:
             outbox.put(None)
-        self._unsent = Routed(self.workers)
+        self._owned = [[] for _ in range(self.workers)]
+        self._shared = []
 
     def _send(self, index: int, messages: list[Raw], *, routed_here: bool) -> None:
         if not messages:

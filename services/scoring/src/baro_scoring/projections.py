@@ -21,29 +21,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from itertools import islice
 from typing import TYPE_CHECKING, Any, TypeAlias
 from uuid import UUID
 
 import asyncpg
 
 from baro_chassis.postgres import create_pool, create_tables
-from baro_contracts.base import ContractEvent
-from baro_contracts.catalog import event_class
-from baro_scoring.facts import EditionFacts, producer_position
-from baro_scoring.fingerprint import fingerprint_of, results_text
-from baro_scoring.lru import Lru
-from baro_scoring.results import (
-    EditionSummary,
-    ScoreMemory,
-    StructureLine,
-    edition_results,
-    structure_result,
-    summarize,
-)
+from baro_scoring.document import ResultsDocument, line_document, structure_document
+from baro_scoring.facts import EditionFacts, Fact, parse_fact, producer_position
+from baro_scoring.figures import StructureLine
+from baro_scoring.results import structure_result
 from baro_scoring.rules import METHOD
 
 if TYPE_CHECKING:
@@ -97,44 +86,21 @@ CREATE TABLE IF NOT EXISTS publications (
 """
 
 
-@dataclass(frozen=True)
-class Fact:
-    """A received contract event, as stored."""
-
-    event: ContractEvent
-    body: str
-
-    @property
-    def registration_id(self) -> UUID | None:
-        value = getattr(self.event, "registration_id", None)
-        return value if isinstance(value, UUID) else None
-
-    def row(self, held: bool) -> tuple[Any, ...]:
-        producer, position = producer_position(self.event.event_id)
-        return (
-            self.event.event_id,
-            producer,
-            position,
-            self.event.edition,
-            self.event.event_type,  # type: ignore[attr-defined]
-            self.registration_id,
-            self.body,
-            held,
-        )
-
-
-def event_type_of(subject: str) -> str:
-    """`audit.v1.2027.probe_recorded` → `audit.v1.probe_recorded`."""
-    service, version, _, name = subject.split(".", 3)
-    return f"{service}.{version}.{name}"
-
-
-def parse_fact(body: bytes | str, subject: str | None = None) -> Fact:
-    """A contract event from its JSON (of the type its subject names, when given: the body
-    must then say the same); KeyError or ValidationError when it is not one."""
-    event_type = event_type_of(subject) if subject else json.loads(body).get("event_type")
-    event = event_class(str(event_type)).model_validate_json(body)
-    return Fact(event, body.decode() if isinstance(body, bytes) else body)
+def fact_row(fact: Fact, held: bool) -> tuple[Any, ...]:
+    """A fact as a row of `facts`."""
+    event = fact.event
+    producer, position = producer_position(event.event_id)
+    event_type = event.type_name()
+    return (
+        event.event_id,
+        producer,
+        position,
+        event.edition,
+        event_type,
+        fact.registration_id,
+        fact.body,
+        held,
+    )
 
 
 async def create_schema(conn: Connection, schema: str) -> None:
@@ -181,55 +147,30 @@ async def insert_facts(
     conn: Connection, facts: Sequence[Fact], held_editions: set[int]
 ) -> list[asyncpg.Record]:
     """Store the facts not stored yet; the rows of those that were new."""
-    rows = [fact.row(fact.event.edition in held_editions) for fact in facts]
+    rows = [fact_row(fact, fact.event.edition in held_editions) for fact in facts]
     return await conn.fetch(INSERT_FACTS, *(list(column) for column in zip(*rows, strict=True)))
 
 
-class WriterMemory:
-    """What one read model's writer keeps between batches: parsed events by event id (facts
-    never change, so a recompute parses only facts not parsed yet; the least recently used
-    are forgotten beyond `size`) and each structure's item sums (see ScoreMemory)."""
-
-    def __init__(self, size: int = 50_000) -> None:
-        self.events: Lru[str, ContractEvent] = Lru(size)
-        self.scores = ScoreMemory()
-
-    def put(self, event: ContractEvent) -> None:
-        self.events.put(event.event_id, event)
-
-
 async def load_edition_facts(
-    conn: Connection,
-    edition: int,
-    registration_ids: Iterable[UUID] | None = None,
-    memory: WriterMemory | None = None,
+    conn: Connection, edition: int, registration_ids: Iterable[UUID] | None = None
 ) -> EditionFacts:
     """The edition's facts (not held): of those structures (and the referentials), or all."""
-    events_memory = memory or WriterMemory(0)
     if registration_ids is None:
-        ids = await conn.fetch(
-            "SELECT event_id FROM facts WHERE edition = $1 AND NOT held", edition
+        rows = await conn.fetch(
+            "SELECT event_type, body FROM facts WHERE edition = $1 AND NOT held", edition
         )
     else:
-        ids = await conn.fetch(
-            "SELECT event_id FROM facts WHERE edition = $1 AND NOT held "
+        rows = await conn.fetch(
+            "SELECT event_type, body FROM facts WHERE edition = $1 AND NOT held "
             "AND (registration_id = ANY($2::uuid[]) OR event_type = $3)",
             edition,
             list(registration_ids),
             REFERENTIAL,
         )
-    events = {row["event_id"]: events_memory.events.get(row["event_id"]) for row in ids}
-    missing = [event_id for event_id, event in events.items() if event is None]
-    if missing:
-        rows = await conn.fetch(
-            "SELECT event_id, event_type, body FROM facts WHERE event_id = ANY($1::text[])",
-            missing,
-        )
-        for row in rows:
-            event = event_class(row["event_type"]).model_validate_json(row["body"])
-            events_memory.put(event)
-            events[row["event_id"]] = event
-    return EditionFacts(edition).add_all(e for e in events.values() if e is not None)
+    facts = EditionFacts(edition)
+    for row in rows:
+        facts.add(parse_fact(row["body"], event_type=row["event_type"]).event)
+    return facts
 
 
 UPSERT_RESULTS = """
@@ -269,28 +210,20 @@ async def revision(conn: Connection, edition: int) -> int | None:
     return int(value) if value is not None else None
 
 
-def _lines_of(
-    facts: EditionFacts, registration_ids: set[UUID] | None, memory: ScoreMemory | None
-) -> list[dict[str, Any]]:
+def _lines_of(facts: EditionFacts, registration_ids: set[UUID] | None) -> list[dict[str, Any]]:
     wanted = sorted(facts.structures) if registration_ids is None else sorted(registration_ids)
     return [
-        structure_result(facts, facts.structures[r], memory).line_document()
+        line_document(structure_document(structure_result(facts, facts.structures[r])))
         for r in wanted
         if r in facts.structures
     ]
 
 
-async def recompute(
-    conn: Connection,
-    edition: int,
-    registration_ids: set[UUID] | None,
-    memory: WriterMemory | None = None,
-) -> None:
+async def recompute(conn: Connection, edition: int, registration_ids: set[UUID] | None) -> None:
     """Recompute those structures' scores (all the edition's with None) from their facts.
     The computing runs in a worker thread: the event loop keeps answering requests."""
-    facts = await load_edition_facts(conn, edition, registration_ids, memory)
-    scores = memory.scores if memory is not None else None
-    lines = await asyncio.to_thread(_lines_of, facts, registration_ids, scores)
+    facts = await load_edition_facts(conn, edition, registration_ids)
+    lines = await asyncio.to_thread(_lines_of, facts, registration_ids)
     if lines:
         await write_results(conn, edition, lines)
 
@@ -300,13 +233,9 @@ async def apply_facts(
     facts: Sequence[Fact],
     consumer: str,
     stream_sequence: int,
-    memory: WriterMemory | None = None,
 ) -> int:
     """Store the facts, recompute what they change, record the consumer's position: all in
     the caller's transaction. Returns how many facts were new."""
-    if memory is not None:
-        for fact in facts:
-            memory.put(fact.event)
     editions = {fact.event.edition for fact in facts}
     await lock_editions(conn, editions)
     held = await published_editions(conn, editions)
@@ -322,7 +251,7 @@ async def apply_facts(
         elif row["registration_id"] is not None:
             some.setdefault(row["edition"], set()).add(row["registration_id"])
     for edition in sorted(whole | some.keys()):
-        await recompute(conn, edition, None if edition in whole else some[edition], memory)
+        await recompute(conn, edition, None if edition in whole else some[edition])
     await conn.execute(
         "INSERT INTO consumer_positions (consumer, stream_sequence) VALUES ($1, $2) "
         "ON CONFLICT (consumer) DO UPDATE SET updated_at = now(), "
@@ -350,12 +279,12 @@ async def line_count(conn: Connection, edition: int) -> int:
     return int(count)
 
 
-async def structure_document(
-    conn: Connection, edition: int, registration_id: UUID, memory: WriterMemory | None = None
+async def structure_results_document(
+    conn: Connection, edition: int, registration_id: UUID
 ) -> tuple[dict[str, Any], dict[str, str]] | None:
     """The structure's full results document, computed from its facts now, and the labels
     of determinants and items (code → label) from the edition's latest referential."""
-    facts = await load_edition_facts(conn, edition, [registration_id], memory)
+    facts = await load_edition_facts(conn, edition, [registration_id])
     structure = facts.structures.get(registration_id)
     if structure is None:
         return None
@@ -364,57 +293,13 @@ async def structure_document(
         referential = facts.referentials[max(facts.referentials)]
         labels = {d.code: d.label for d in referential.determinants}
         labels.update({i.code: i.label for i in referential.items})
-    return structure_result(facts, structure).document(), labels
+    return structure_document(structure_result(facts, structure)), labels
 
 
 async def edition_known(conn: Connection, edition: int) -> bool:
     return bool(
         await conn.fetchval("SELECT EXISTS (SELECT 1 FROM facts WHERE edition = $1)", edition)
     )
-
-
-@dataclass(frozen=True)
-class FrozenResults:
-    edition: int
-    fingerprint: str
-    summary: EditionSummary
-    lines: list[dict[str, Any]]
-    """Each structure's `line_document()`, in registration id order."""
-    text: str
-    """The canonical serialisation the fingerprint is taken of (stored as it is)."""
-
-
-def structure_outputs(facts: EditionFacts) -> tuple[list[dict[str, Any]], list[str]]:
-    """Each structure's line and canonical text, in registration id order."""
-    lines: list[dict[str, Any]] = []
-    texts: list[str] = []
-    for batch_lines, batch_texts in structure_output_batches(facts, len(facts.structures)):
-        lines += batch_lines
-        texts += batch_texts
-    return lines, texts
-
-
-def structure_output_batches(
-    facts: EditionFacts, size: int
-) -> Iterator[tuple[list[dict[str, Any]], list[str]]]:
-    """`structure_outputs`, `size` structures at a time, in registration id order."""
-    results = edition_results(facts)
-    while batch := list(islice(results, max(1, size))):
-        lines = [result.line_document() for result in batch]
-        yield lines, [result.document_text(line) for result, line in zip(batch, lines, strict=True)]
-
-
-def frozen_results(edition: int, lines: list[dict[str, Any]], texts: list[str]) -> FrozenResults:
-    """The edition's figures, canonical text and fingerprint from every structure's line and
-    text (in registration id order)."""
-    summary = summarize(edition, (StructureLine.from_document(line) for line in lines))
-    text = results_text(edition, texts, summary)
-    return FrozenResults(edition, fingerprint_of(text.encode()), summary, lines, text)
-
-
-def freeze(facts: EditionFacts) -> FrozenResults:
-    """The edition's results from its facts, with their canonical text and fingerprint."""
-    return frozen_results(facts.edition, *structure_outputs(facts))
 
 
 async def included_through(conn: Connection, edition: int) -> dict[str, int]:
@@ -428,7 +313,7 @@ async def included_through(conn: Connection, edition: int) -> dict[str, int]:
 
 async def record_publication(
     conn: Connection,
-    frozen: FrozenResults,
+    frozen: ResultsDocument,
     through: Mapping[str, int],
     published_at: datetime,
     published_by: str,

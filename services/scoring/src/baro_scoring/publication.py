@@ -2,7 +2,7 @@
 
 Under the edition's lock (so no consumer changes the facts meanwhile), the results are
 computed afresh from every fact of the edition, their fingerprint taken, the frozen
-document stored, and the `EditionResults.Published` event saved for the relay. Facts of the
+document stored, and the `Publication.Published` event saved for the relay. Facts of the
 edition that arrive afterwards are kept but held out of its results. Publishing again
 answers the publication as it was made (a client retrying does not get a refusal).
 """
@@ -10,39 +10,24 @@ answers the publication as it was made (a client retrying does not get a refusal
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 
 from baro_scoring.application import ScoringApplication
-from baro_scoring.domain import Conflict, EditionResults, NotFound
+from baro_scoring.document import exact, freeze
+from baro_scoring.domain import Conflict, NotFound, Publication
 from baro_scoring.projections import (
     Connection,
     edition_known,
-    freeze,
     included_through,
     load_edition_facts,
     lock_editions,
     publication,
     record_publication,
 )
-from baro_scoring.results import exact
 from baro_scoring.rules import METHOD
-
-
-@dataclass(frozen=True)
-class Published:
-    edition: int
-    fingerprint: str
-    method: str
-    included_through: dict[str, int]
-    structures: int
-    national_score: str | None
-    laureates: list[dict[str, Any]]
-    published_at: datetime
-    published_by: str
 
 
 async def publish_results(
@@ -52,7 +37,7 @@ async def publish_results(
     *,
     published_by: str,
     now: datetime,
-) -> Published:
+) -> Publication:
     async with pool.acquire() as conn, conn.transaction():
         await lock_editions(conn, [edition])
         recorded = await asyncio.to_thread(application.publication, edition)
@@ -60,13 +45,13 @@ async def publish_results(
             # Published already: a retry (or a second admin) gets the publication as made.
             if await publication(conn, edition) is None:
                 await _record_missed(conn, recorded)
-            return Published(**{f.name: getattr(recorded, f.name) for f in fields(Published)})
+            return recorded
         if not await edition_known(conn, edition):
             raise NotFound(f"scoring has received no event of edition {edition}", "edition")
         frozen = freeze(await load_edition_facts(conn, edition))
         through = await included_through(conn, edition)
-        summary = frozen.summary
-        published = Published(
+        summary = frozen.figures
+        published = dict(
             edition=edition,
             fingerprint=frozen.fingerprint,
             method=METHOD,
@@ -91,11 +76,10 @@ async def publish_results(
         )
         await record_publication(conn, frozen, through, now, published_by)
         # Saved last, inside the read model's transaction: if it fails, nothing is frozen.
-        await asyncio.to_thread(application.record_publication, **published.__dict__)
-        return published
+        return await asyncio.to_thread(application.record_publication, **published)
 
 
-async def _record_missed(conn: Connection, recorded: EditionResults) -> None:
+async def _record_missed(conn: Connection, recorded: Publication) -> None:
     """The publication event was saved but the read model's transaction then failed (the
     connection lost at its commit): freeze the results again; if they are those published,
     record them as they were."""

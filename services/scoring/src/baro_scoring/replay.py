@@ -4,16 +4,17 @@ streams into a fresh schema, print their fingerprint and whether it matches the 
 1. The edition's `results_published` event (if any) gives the published fingerprint and the
    last position of each producer's log it included; later events are held out, as live.
 2. One worker process per core is forked (`partitions.py`). Every registration.v1 and
-   audit.v1 event of the edition is read in stream order (the messages there when the replay
-   starts, by the lean reader of `retained.py`) and sent, as it is read, to the worker of its
-   structure.
+   audit.v1 message of the edition is read in stream order (the messages there when the
+   replay starts, through nats-py: `edition_stream.py`) and sent, as it is read, to the
+   worker of the structure it is about.
 3. Each worker parses its events with the contracts as they come (what is not a contract
    event is refused, as the live consumers dead-letter it), then computes its structures by
    the same functions the live projection and the publication use, and hands them back in
-   batches. Each batch is written into `replay_<year>_<time>` as it comes (each structure's
-   line and canonical text; the facts too when swapping) and its texts hashed in
-   registration id order; the edition's figures, made from all the lines, finish the
-   fingerprint. The view `rebuilt_document` gives the canonical document it is the hash of.
+   batches.
+   Each batch is written into `replay_<year>_<time>` as it comes (each structure's line and
+   canonical text; the facts too when swapping) and its texts hashed in registration id
+   order; the edition's figures, made from all the lines, finish the fingerprint. The view
+   `rebuilt_document` gives the canonical document it is the hash of.
 4. Only `--swap` touches the live read model: under the edition's lock, the live facts gain
    the replay's, and the edition's structures are recomputed from them.
 """
@@ -26,23 +27,24 @@ import gc
 import json
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
 import asyncpg
+from nats.aio.msg import Msg
 from tqdm import tqdm
 
+from baro_chassis.nats import connect
 from baro_chassis.settings import Settings
 from baro_contracts.scoring_v1 import ResultsPublished
-from baro_contracts.streams import AUDIT_STREAM, REGISTRATION_STREAM, SCORING_STREAM
-from baro_scoring.fingerprint import ResultsDigest, results_head, results_tail, results_text
-from baro_scoring.partitions import PartitionOutput, Workers, worker_count
+from baro_scoring.document import ResultsDocument, ResultsText, line_of
+from baro_scoring.edition_stream import edition_size, published_results, read_edition
+from baro_scoring.figures import edition_figures
+from baro_scoring.partitions import PartitionOutput, Workers, registration_of, worker_count
 from baro_scoring.projections import (
     LIVE_SCHEMA,
     Connection,
-    FrozenResults,
     bump_revision,
     create_schema,
     lock_editions,
@@ -50,8 +52,6 @@ from baro_scoring.projections import (
     recompute,
     record_publication,
 )
-from baro_scoring.results import EditionSummary, StructureLine, summarize
-from baro_scoring.retained import OnMessage, RetainedReader
 
 REBUILT_DDL = """
 CREATE TABLE rebuilt_structures (
@@ -101,7 +101,7 @@ FACT_COLUMNS = [
 
 
 @dataclass
-class Replayed:
+class ReplayReport:
     edition: int
     schema: str
     events: int = 0
@@ -112,7 +112,7 @@ class Replayed:
     fingerprint: str = ""
     published: ResultsPublished | None = None
     read_seconds: float = 0.0
-    """Until every message was read and sent to the workers (which parse them meanwhile)."""
+    """Until every message was read and sent to the workers."""
     seconds: float = 0.0
     swapped: bool = False
     workers: int = 1
@@ -122,84 +122,12 @@ class Replayed:
         return None if self.published is None else self.published.fingerprint == self.fingerprint
 
 
-EDITION_SOURCES = (
-    (REGISTRATION_STREAM, "registration.v1.{edition}.>"),
-    (AUDIT_STREAM, "audit.v1.{edition}.>"),
-)
-
-
-def read_edition_events(
-    reader: RetainedReader, edition: int, on_message: OnMessage, on_total: Callable[[int], None]
-) -> int:
-    """Every registration.v1 and audit.v1 message of the edition the streams hold now, in
-    stream order (registration's first); `on_total` learns how many there will be first.
-    Returns how many were read."""
-    ranges = []
-    for stream, pattern in EDITION_SOURCES:
-        subject = pattern.format(edition=edition)
-        found = reader.stream_range(stream.name, subject)
-        if found is not None:
-            ranges.append((stream.name, subject, found))
-    on_total(sum(found.messages for _, _, found in ranges))
-    return sum(
-        reader.read_stored(stream, subject, on_message, found) for stream, subject, found in ranges
-    )
-
-
-def published_results(reader: RetainedReader, edition: int) -> ResultsPublished | None:
-    """The edition's `results_published` event on the SCORING stream, if there is one."""
-    bodies: list[bytes] = []
-    reader.read_stored(
-        SCORING_STREAM.name,
-        ResultsPublished.subject_for(edition),
-        lambda _, body, __: bodies.append(body),
-    )
-    return ResultsPublished.model_validate_json(bodies[0]) if bodies else None
-
-
-def read_edition(reader: RetainedReader, workers: Workers, outcome: Replayed, bar: Any) -> None:
-    """Every message of the edition in the streams, routed to its partition unparsed."""
-
-    def take(subject: str, body: bytes, sequence: int) -> None:
-        outcome.events += 1
-        workers.add(subject, body, sequence)
-        if outcome.events % 1000 == 0:
-            bar.update(outcome.events - bar.n)
-
-    def set_total(total: int) -> None:
-        bar.total = total
-        bar.refresh()
-
-    read_edition_events(reader, outcome.edition, take, set_total)
-    workers.close()
-    bar.update(outcome.events - bar.n)
-
-
-@dataclass
-class Rebuilt:
-    """What `write_rebuilt` stored: the structures' lines and texts, by partition."""
-
-    edition: int
-    lines: list[list[dict[str, Any]]]
-    texts: list[list[str]]
-    summary: EditionSummary | None = None
-    fingerprint: str = ""
-
-    def frozen(self) -> FrozenResults:
-        """The results as a publication holds them (their whole canonical text made)."""
-        assert self.summary is not None
-        texts = [text for part in self.texts for text in part]
-        text = results_text(self.edition, texts, self.summary)
-        lines = [line for part in self.lines for line in part]
-        return FrozenResults(self.edition, self.fingerprint, self.summary, lines, text)
-
-
 class InOrder:
-    """The partitions' texts fed to the digest in partition order (so in registration id
-    order), whichever partition's batch comes first."""
+    """The partitions' texts added to the results text in partition order (so in
+    registration id order), whichever partition's batch comes first."""
 
-    def __init__(self, digest: ResultsDigest, partitions: int) -> None:
-        self.digest = digest
+    def __init__(self, text: ResultsText, partitions: int) -> None:
+        self.text = text
         self.waiting: list[list[list[str]]] = [[] for _ in range(partitions)]
         self.finished = [False] * partitions
         self.current = 0
@@ -211,7 +139,8 @@ class InOrder:
             self.finished[index] = True
         while self.current < len(self.waiting):
             for texts in self.waiting[self.current]:
-                self.digest.add(texts)
+                for text in texts:
+                    self.text.add(text)
             self.waiting[self.current] = []
             if not self.finished[self.current]:
                 break
@@ -219,27 +148,24 @@ class InOrder:
 
 
 async def write_rebuilt(
-    conn: Connection, edition: int, workers: Workers, outcome: Replayed
-) -> Rebuilt:
+    conn: Connection, edition: int, workers: Workers, report: ReplayReport, *, keep_text: bool
+) -> ResultsDocument:
     """The partitions' batches stored as they come (their structures' lines and canonical
     texts; the facts, when swapping) and hashed in order, then the edition's figures made
     from all of them and the fingerprint finished, in one transaction, into the fresh schema
     the connection's search path names."""
     batches = workers.batches()
-    rebuilt = Rebuilt(
-        edition, [[] for _ in range(workers.workers)], [[] for _ in range(workers.workers)]
-    )
-    structure_lines: list[StructureLine] = []
-    digest = ResultsDigest(edition)
-    in_order = InOrder(digest, workers.workers)
+    lines: list[dict[str, Any]] = []
+    text = ResultsText(edition, keep=keep_text)
+    in_order = InOrder(text, workers.workers)
     async with conn.transaction():
         revision = await bump_revision(conn, edition)
         # The next batch is awaited in a thread while this one is written.
         while (received := await asyncio.to_thread(next, batches, None)) is not None:
             index, batch = received
-            outcome.probe_events += batch.probe_events
-            outcome.refused += batch.refused
-            outcome.held += batch.held
+            report.probe_events += batch.probe_events
+            report.refused += batch.refused
+            report.held += batch.held
             if batch.rows:
                 await conn.copy_records_to_table("facts", records=batch.rows, columns=FACT_COLUMNS)
             if batch.lines:
@@ -254,32 +180,27 @@ async def write_rebuilt(
                 )
                 await conn.copy_records_to_table(
                     "rebuilt_structures",
-                    records=[
-                        (edition, id_, text) for id_, text in zip(ids, batch.texts, strict=True)
-                    ],
+                    records=[(edition, id_, t) for id_, t in zip(ids, batch.texts, strict=True)],
                     columns=["edition", "registration_id", "document"],
                 )
-                structure_lines += map(StructureLine.from_document, batch.lines)
+                lines += batch.lines
             in_order.add(index, batch)
-            rebuilt.lines[index] += batch.lines
-            rebuilt.texts[index] += batch.texts
-        structure_lines.sort(key=lambda line: str(line.registration_id))
-        rebuilt.summary = summarize(edition, structure_lines)
-        tail = results_tail(rebuilt.summary)
-        rebuilt.fingerprint = digest.finish(tail)
+        lines.sort(key=lambda line: str(line["registration_id"]))
+        figures = edition_figures(edition, map(line_of, lines))
+        fingerprint = text.finish(figures)
         await conn.execute(
             "INSERT INTO rebuilt_results (edition, fingerprint, document_head, document_tail) "
             "VALUES ($1, $2, $3, $4)",
             edition,
-            rebuilt.fingerprint,
-            results_head(edition),
-            tail,
+            fingerprint,
+            text.head,
+            text.tail,
         )
-    return rebuilt
+    return ResultsDocument(edition, fingerprint, figures, lines, text.text if keep_text else "")
 
 
 async def swap_into_live(
-    conn: Connection, schema: str, edition: int, frozen: FrozenResults, outcome: Replayed
+    conn: Connection, schema: str, edition: int, frozen: ResultsDocument, outcome: ReplayReport
 ) -> None:
     """The live read model takes the replay's facts (keeping any that arrived since) and
     recomputes the edition from them, all under the edition's lock."""
@@ -314,8 +235,8 @@ async def replay(
     swap: bool = False,
     progress: TextIO | None = sys.stderr,
     workers: int | None = None,
-) -> Replayed:
-    # Hundreds of thousands of objects are created and all kept until the end: the cyclic
+) -> ReplayReport:
+    # Hundreds of thousands of objects are created and kept until the end: the cyclic
     # garbage collector would walk them again and again for nothing.
     gc.disable()
     try:
@@ -328,43 +249,57 @@ async def replay(
 
 async def _replay(
     settings: Settings, edition: int, *, swap: bool, progress: TextIO | None, workers: int
-) -> Replayed:
+) -> ReplayReport:
     started = time.perf_counter()
     schema = f"replay_{edition}_{datetime.now(UTC):%Y%m%dT%H%M%S%f}"
-    outcome = Replayed(edition, schema, workers=workers)
-    with RetainedReader(settings.nats_url, "scoring-replay") as reader:
-        outcome.published = published_results(reader, edition)
+    report = ReplayReport(edition, schema, workers=workers)
+    nc = await connect(settings.nats_url, "scoring-replay")
+    try:
+        report.published = await published_results(nc, edition)
+        total = await edition_size(nc, edition)
         # Forked before anything else starts (threads, connections). --swap gives the live
         # read model the facts: the replay's schema must hold them then.
         with (
-            Workers(workers, edition, outcome.published, with_rows=swap) as pool,
+            Workers(workers, edition, report.published, with_rows=swap) as pool,
             tqdm(
-                total=None,
+                total=total,
                 unit=" events",
                 desc=f"edition {edition}",
                 file=progress,
                 disable=progress is None,
             ) as bar,
         ):
+
+            def take(message: Msg) -> None:
+                report.events += 1
+                sequence = message.metadata.sequence.stream
+                body = message.data
+                pool.add((message.subject, body, sequence, registration_of(message.headers, body)))
+                if report.events % 1000 == 0:
+                    bar.update(report.events - bar.n)
+
             conn = await asyncpg.connect(settings.database_url)
             try:
-                # The schema is made while the messages are read and the partitions parse.
+                # The schema is made while the messages are read.
                 preparing = asyncio.create_task(prepare_schema(conn, schema))
                 try:
-                    await asyncio.to_thread(read_edition, reader, pool, outcome, bar)
-                    outcome.read_seconds = time.perf_counter() - started
+                    await read_edition(nc, edition, take)
+                    pool.close()
+                    bar.update(report.events - bar.n)
+                    report.read_seconds = time.perf_counter() - started
                 finally:
                     await preparing
-                rebuilt = await write_rebuilt(conn, edition, pool, outcome)
-                assert rebuilt.summary is not None
-                outcome.fingerprint = rebuilt.fingerprint
-                outcome.structures = rebuilt.summary.structures
+                results = await write_rebuilt(conn, edition, pool, report, keep_text=swap)
+                report.fingerprint = results.fingerprint
+                report.structures = results.figures.structures
                 if swap:
-                    await swap_into_live(conn, schema, edition, rebuilt.frozen(), outcome)
+                    await swap_into_live(conn, schema, edition, results, report)
             finally:
                 await conn.close()
-    outcome.seconds = time.perf_counter() - started
-    return outcome
+    finally:
+        await nc.close()
+    report.seconds = time.perf_counter() - started
+    return report
 
 
 async def prepare_schema(conn: Connection, schema: str) -> None:
@@ -380,7 +315,7 @@ async def drop_schema(database_url: str, schema: str) -> None:
         await conn.close()
 
 
-def report(outcome: Replayed, out: TextIO) -> None:
+def print_report(outcome: ReplayReport, out: TextIO) -> None:
     print(
         f"Replayed edition {outcome.edition}: {outcome.events:,} events "
         f"({outcome.probe_events:,} probe events) in {outcome.seconds:.2f} s, "
@@ -443,7 +378,7 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
     if args.drop_schema:
         asyncio.run(drop_schema(settings.database_url, outcome.schema))
         outcome.schema += " (dropped)"
-    report(outcome, sys.stdout)
+    print_report(outcome, sys.stdout)
     if outcome.events == 0:
         print(f"The streams hold no event of edition {outcome.edition}.", file=sys.stderr)
         return 2

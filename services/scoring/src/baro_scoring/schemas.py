@@ -13,7 +13,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 if TYPE_CHECKING:
-    from baro_scoring.publication import Published
+    from baro_scoring.domain import Publication
 
 Score = Annotated[
     float, Field(description="Out of 100, rounded to one decimal for display.", examples=[87.5])
@@ -263,9 +263,18 @@ class PublishedOut(Out):
     published_by: str
 
     @classmethod
-    def of(cls, published: Published) -> PublishedOut:
-        """From the publication (`publication.Published`)."""
-        return cls(**{**published.__dict__, "published_at": published.published_at.isoformat()})
+    def of(cls, publication: Publication) -> PublishedOut:
+        return cls(
+            edition=publication.edition,
+            fingerprint=publication.fingerprint,
+            method=publication.method,
+            included_through=publication.included_through,
+            structures=publication.structures,
+            national_score=publication.national_score,
+            laureates=[PublishedLaureateOut(**laureate) for laureate in publication.laureates],
+            published_at=publication.published_at.isoformat(),
+            published_by=publication.published_by,
+        )
 
 
 class PublicationOut(Out):

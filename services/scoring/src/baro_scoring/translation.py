@@ -24,4 +24,8 @@ class ScoringTranslator(Translator):
             published_by=event.published_by,
         )
 
-    handlers = {"EditionResults.Published": results_published}
+    # Publications saved before the aggregate's rename have the old name in their topic.
+    handlers = {
+        "Publication.Published": results_published,
+        "EditionResults.Published": results_published,
+    }

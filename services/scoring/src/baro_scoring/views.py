@@ -7,7 +7,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from uuid import UUID
 
-from baro_scoring.results import EditionSummary, Mean, Ranked, exact
+from baro_scoring.document import exact, kpi_documents
+from baro_scoring.figures import EditionFigures, Mean, Ranked
 from baro_scoring.schemas import (
     ChannelMeanOut,
     ChannelScoreOut,
@@ -95,7 +96,7 @@ def ranked_fields(entry: Ranked) -> dict[str, Any]:
     }
 
 
-def peers_view(document: dict[str, Any], summary: EditionSummary) -> PeersOut:
+def peers_view(document: dict[str, Any], summary: EditionFigures) -> PeersOut:
     category = document["category"]
     return PeersOut(
         category=category,
@@ -104,7 +105,7 @@ def peers_view(document: dict[str, Any], summary: EditionSummary) -> PeersOut:
     )
 
 
-def ranked_peers_view(document: dict[str, Any], summary: EditionSummary) -> RankedPeersOut:
+def ranked_peers_view(document: dict[str, Any], summary: EditionFigures) -> RankedPeersOut:
     """The comparison with peers, and the structure's rank among them."""
     entry = summary.rank_of(UUID(document["registration_id"]))
     ranking = summary.rankings.get(document["category"], [])
@@ -115,7 +116,7 @@ def ranked_peers_view(document: dict[str, Any], summary: EditionSummary) -> Rank
     )
 
 
-def channels_view(document: dict[str, Any], summary: EditionSummary) -> dict[str, ChannelScoreOut]:
+def channels_view(document: dict[str, Any], summary: EditionFigures) -> dict[str, ChannelScoreOut]:
     """Each channel's score beside its category's and the nation's means."""
     category_channels = summary.category_channels.get(document["category"], {})
     return {
@@ -139,7 +140,7 @@ SYNTHETIC_NOTE = (
 def scores_view(
     edition: int,
     document: dict[str, Any],
-    summary: EditionSummary,
+    summary: EditionFigures,
     *,
     full: bool,
     published: bool,
@@ -189,8 +190,8 @@ def scores_view(
     )
 
 
-def kpis_view(summary: EditionSummary, *, published: bool) -> KpisOut:
-    kpis = summary.kpi_documents()
+def kpis_view(summary: EditionFigures, *, published: bool) -> KpisOut:
+    kpis = kpi_documents(summary)
     return KpisOut(
         edition=summary.edition,
         published=published,

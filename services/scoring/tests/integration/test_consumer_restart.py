@@ -22,6 +22,7 @@ from baro_chassis.stack import wait_healthy
 from baro_chassis.testing import TEST_JWT_SECRET
 from baro_contracts.base import ContractEvent
 from baro_scoring.consumers import backlog
+from baro_scoring.document import line_document, structure_document
 from baro_scoring.facts import EditionFacts
 from baro_scoring.results import edition_results
 from scoring_builders import Events, publish
@@ -124,7 +125,7 @@ def test_a_consumer_killed_mid_stream_applies_everything_exactly_once(
     facts, lines = asyncio.run(stored(scoring_settings.database_url))
     assert facts == len(published)
     expected = {
-        str(result.registration_id): result.line_document()
+        str(result.registration_id): line_document(structure_document(result))
         for result in edition_results(EditionFacts(2027).add_all(published))
     }
     assert lines == expected

@@ -18,7 +18,7 @@ from baro_chassis.testing import Tokens, read_stream
 from baro_contracts.scoring_v1 import RESULTS_BUCKET, ResultsPublished, results_object_name
 from baro_scoring.documents import keep_published_documents
 from baro_scoring.projections import LIVE_SCHEMA, open_pool
-from baro_scoring.replay import Replayed, replay
+from baro_scoring.replay import ReplayReport, replay
 from scoring_builders import (
     HAND_ITEMS,
     YES_NO,
@@ -54,7 +54,7 @@ async def restore_documents(settings: Settings, nats_url: str, deleted: str) -> 
         await nc.close()
 
 
-def replayed(settings: Settings, edition: int = 2027, swap: bool = False) -> Replayed:
+def replayed(settings: Settings, edition: int = 2027, swap: bool = False) -> ReplayReport:
     return asyncio.run(replay(settings, edition, swap=swap, progress=None))
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from baro_contracts import registration_v1 as reg
 from baro_contracts.base import ContractEvent
+from baro_scoring.document import structure_document
 from baro_scoring.facts import EditionFacts
 from baro_scoring.results import StructureResult, edition_results, structure_result
 from scoring_builders import HAND_ITEMS, YEAR, Events
@@ -53,7 +54,7 @@ def test_a_structure_with_phone_and_email_probes_scored_by_hand() -> None:
         ),
         e.probe(town, "email", {"EMA-INF-01": True, "EMA-PRO-01": False}, slot=3),
     )
-    document = result_of(facts, town).document()
+    document = structure_document(result_of(facts, town))
 
     # items: PHO-ACC-01 (1 + 0)/2; PHO-ACC-02 (2*0.5 + 2*0)/4; PHO-PRO-01 (0.5 + 1)/2;
     # EMA-INF-01 3/3; EMA-PRO-01 0/1
@@ -129,7 +130,7 @@ def test_corrections_apply_in_revision_order_whatever_order_they_arrive_in() -> 
     assert result.kpis["phone_answered_first_attempt"] == [1, 1]
 
     reversed_facts = facts_of(third, second, probe, town, e.referential())
-    assert result_of(reversed_facts, town).document() == result.document()
+    assert structure_document(result_of(reversed_facts, town)) == structure_document(result)
 
 
 def test_a_correction_changes_only_the_answers_it_names() -> None:
@@ -164,9 +165,9 @@ def test_a_duplicated_event_changes_nothing() -> None:
     correction = e.correction(probe, answers={"PHO-PRO-01": "partial"})
     granted = e.free_place_granted(town)
     events = [e.referential(), town, e.plan(town, "phone"), probe, correction, granted]
-    once = result_of(facts_of(*events), town).document()
+    once = structure_document(result_of(facts_of(*events), town))
 
-    twice = result_of(facts_of(*events, *reversed(events)), town).document()
+    twice = structure_document(result_of(facts_of(*events, *reversed(events)), town))
     assert twice == once
     assert twice["probes"] == 1
     # phone = 100 * (1 + 2*0.5 + 0.5) / 4 = 62.5, the correction applied once
@@ -310,7 +311,7 @@ def test_no_profile_before_the_registration_arrives() -> None:
     e = Events()
     town = e.structure()
     facts = facts_of(e.referential(), e.probe(town, "website"))
-    document = result_of(facts, town).document()
+    document = structure_document(result_of(facts, town))
     assert document["category"] is None
     assert document["global"] == "100"
 
@@ -355,13 +356,12 @@ def test_a_structure_without_a_plan_is_not_complete() -> None:
     assert result.complete is False
 
 
-# --- the live consumer's memory of item sums ---------------------------------------------
+# --- scored as the facts come ----------------------------------------------------------
 
 
-def test_scoring_probe_by_probe_with_memory_equals_scoring_everything_at_once() -> None:
-    """The live consumer adds a new probe's answers to the structure's remembered sums; a
-    correction or another referential makes it rescore: the results never differ."""
-    from baro_scoring.results import ScoreMemory
+def test_a_structure_scored_as_its_facts_come_ends_with_the_scores_of_all_of_them() -> None:
+    """The live projection rescores a structure from its facts at each batch: each result
+    is that of the facts so far, and later ones do not change those made before."""
 
     e = Events()
     town = e.structure()
@@ -377,24 +377,21 @@ def test_scoring_probe_by_probe_with_memory_equals_scoring_everything_at_once() 
     steps: list[list[ContractEvent]] = [
         [referential, town, e.plan(town, "phone", "email", "website", "phone"), phone],
         [email],
-        [again.model_copy(update={"slot": 4})],  # adds to phone's remembered sums
-        [e.correction(email, answers={"EMA-INF-01": True})],  # rescored
+        [again.model_copy(update={"slot": 4})],
+        [e.correction(email, answers={"EMA-INF-01": True})],
         [website],
         [republished(referential, 1000).model_copy(update={"items": heavier})],  # earlier wins
         [e.correction(phone, answers={"PHO-ACC-02": 9})],
     ]
-    memory = ScoreMemory()
     seen: list[ContractEvent] = []
     made: list[tuple[StructureResult, EditionFacts]] = []
     for step in steps:
         seen += step
         facts = facts_of(*seen)
-        remembered = structure_result(facts, facts.structures[town.registration_id], memory)
-        made.append((remembered, facts))
-        assert remembered.line_document() == result_of(facts, town).line_document()
-    # Results made earlier are not changed by later ones sharing the remembered sums.
+        made.append((result_of(facts, town), facts))
     for result, facts in made:
-        assert result.document() == result_of(facts, town).document()
+        assert structure_document(result) == structure_document(result_of(facts, town))
+    remembered = made[-1][0]
     # phone: (1 + 2*0 + 0) + (0 + 2*1) over 4 + 3 = 3/7; email (3 + 1)/4 = 100; website 100
     # → (42.85714285714285714285714285714286 + 200) / 3, phone rounded to 34 digits first
-    assert remembered.document()["global"] == "80.95238095238095238095238095238097"
+    assert structure_document(remembered)["global"] == "80.95238095238095238095238095238097"

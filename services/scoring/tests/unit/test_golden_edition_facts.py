@@ -8,8 +8,8 @@ from golden_edition import PUBLISHED_FINGERPRINT, YEAR, recorded_messages
 from pydantic import ValidationError
 
 from baro_contracts.scoring_v1 import ResultsPublished
-from baro_scoring.facts import EditionFacts, producer_position
-from baro_scoring.projections import freeze, parse_fact
+from baro_scoring.document import freeze
+from baro_scoring.facts import EditionFacts, parse_fact, producer_position
 
 pytestmark = pytest.mark.unit
 

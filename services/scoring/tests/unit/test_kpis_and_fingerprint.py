@@ -13,11 +13,20 @@ import pytest
 
 from baro_contracts.audit_v1 import ProbeRecorded
 from baro_contracts.base import ContractEvent
+from baro_scoring.document import (
+    ResultsText,
+    canonical_json,
+    fingerprint,
+    freeze,
+    kpi_documents,
+    line_of,
+    results_document,
+    structure_document,
+)
 from baro_scoring.facts import EditionFacts
-from baro_scoring.fingerprint import canonical, fingerprint, results_document, results_text
+from baro_scoring.figures import edition_figures
 from baro_scoring.kpis import KPI_BY_CODE, KPIS, tally_kpis
-from baro_scoring.projections import freeze
-from baro_scoring.results import StructureLine, edition_results, summarize
+from baro_scoring.results import edition_results
 from baro_scoring.rules import METHOD
 from scoring_builders import YEAR, Events
 
@@ -178,8 +187,10 @@ def test_the_national_kpis_pool_the_counts_of_every_structure() -> None:
             e.probe(dax, "phone", measures={"answered_first_attempt": False}, slot=3),
         ]
     )
-    summary = summarize(YEAR, [result.line() for result in edition_results(facts)])
-    documents = summary.kpi_documents()
+    summary = edition_figures(
+        YEAR, [line_of(structure_document(result)) for result in edition_results(facts)]
+    )
+    documents = kpi_documents(summary)
     # first attempt: (1 + 1) / (1 + 3) = 50 % (the mean of 100 % and 33.3 % would be 66.7 %)
     assert documents["phone_answered_first_attempt"]["value"] == "50"
     assert (
@@ -222,8 +233,8 @@ def edition_events() -> tuple[Events, list[ContractEvent]]:
 def published(events: list[ContractEvent]) -> dict[str, Any]:
     """The results document of an edition as publication freezes it."""
     facts = EditionFacts(YEAR).add_all(events)
-    documents = [result.document() for result in edition_results(facts)]
-    summary = summarize(YEAR, (StructureLine.from_document(d) for d in documents))
+    documents = [structure_document(result) for result in edition_results(facts)]
+    summary = edition_figures(YEAR, map(line_of, documents))
     return results_document(YEAR, documents, summary)
 
 
@@ -235,7 +246,7 @@ def test_the_fingerprint_is_a_sha256_in_hex() -> None:
     # anyone can recompute it: SHA-256 of the sorted-key, space-free UTF-8 JSON
     text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     assert value == hashlib.sha256(text.encode("utf-8")).hexdigest()
-    assert canonical(document) == text.encode("utf-8")
+    assert canonical_json(document).encode() == text.encode("utf-8")
 
 
 def test_the_results_text_built_piece_by_piece_is_the_canonical_serialisation() -> None:
@@ -246,20 +257,23 @@ def test_the_results_text_built_piece_by_piece_is_the_canonical_serialisation() 
     events += [town, e.plan(town, "phone"), e.probe(town, "phone", {"PHO-ACC-01": "n/a"})]
     facts = EditionFacts(YEAR).add_all(events)
     results = list(edition_results(facts))
-    documents = [result.document() for result in results]
-    summary = summarize(YEAR, (StructureLine.from_document(d) for d in documents))
-    for result, document in zip(results, documents, strict=True):
-        assert result.document_text() == canonical(document).decode()
-    text = results_text(YEAR, (result.document_text() for result in results), summary)
-    assert text.encode() == canonical(results_document(YEAR, documents, summary))
-    assert freeze(facts).fingerprint == fingerprint(results_document(YEAR, documents, summary))
+    documents = [structure_document(result) for result in results]
+    summary = edition_figures(YEAR, map(line_of, documents))
+    text = ResultsText(YEAR, keep=True)
+    for document in documents:
+        text.add(canonical_json(document))
+    made = text.finish(summary)
+    whole = results_document(YEAR, documents, summary)
+    assert text.text == canonical_json(whole)
+    assert made == fingerprint(whole) == freeze(facts).fingerprint
+    assert freeze(facts).text == canonical_json(whole)
 
 
 def test_the_results_document_names_the_edition_and_the_scoring_method() -> None:
     _, events = edition_events()
     facts = EditionFacts(YEAR).add_all(events)
-    documents = [result.document() for result in edition_results(facts)]
-    summary = summarize(YEAR, (StructureLine.from_document(d) for d in documents))
+    documents = [structure_document(result) for result in edition_results(facts)]
+    summary = edition_figures(YEAR, map(line_of, documents))
     document = results_document(YEAR, documents[::-1], summary)
     assert document["edition"] == YEAR
     assert document["method"] == METHOD == "baro-scoring-1"

@@ -7,40 +7,33 @@ import pytest
 
 from baro_contracts.base import ContractEvent
 from baro_scoring import partitions
+from baro_scoring.document import ResultsText, freeze, line_of
 from baro_scoring.facts import EditionFacts
-from baro_scoring.fingerprint import results_text
+from baro_scoring.figures import edition_figures
 from baro_scoring.partitions import (
     PROBE_EVENTS,
     Partition,
     PartitionOutput,
-    Routed,
+    Raw,
     Workers,
     owner_of,
+    registration_of,
 )
-from baro_scoring.projections import freeze, frozen_results
 from scoring_builders import YEAR, Events, campaign
 
 pytestmark = pytest.mark.unit
 
 
-def routed(events: list[ContractEvent], workers: int, *extra: tuple[str, bytes]) -> Routed:
-    routing = Routed(workers)
-    for sequence, event in enumerate(events, start=1):
-        routing.add(event.subject, event.model_dump_json().encode(), sequence)
-    for sequence, (subject, body) in enumerate(extra, start=len(events) + 1):
-        routing.add(subject, body, sequence)
-    return routing
+def raw(event: ContractEvent, sequence: int, *, with_header: bool = True) -> Raw:
+    """A message as the replay reads it, with the headers relays put on it (or none, as
+    before relays named the registration)."""
+    body = event.model_dump_json().encode()
+    headers = event.headers() if with_header else {"Nats-Msg-Id": event.event_id}
+    return (event.subject, body, sequence, registration_of(headers, body))
 
 
-def compute_partition(index: int, routing: Routed, *, with_rows: bool) -> PartitionOutput:
-    """One partition of messages already read, computed in this process."""
-    partition = Partition(index, routing.workers, YEAR, None, with_rows=with_rows)
-    partition.take(routing.owned[index], routed_here=True)
-    partition.take(routing.shared, routed_here=False)
-    out = PartitionOutput()
-    for batch in partition.batches():
-        out.add(batch)
-    return out
+def messages(events: list[ContractEvent], *, with_header: bool = True) -> list[Raw]:
+    return [raw(e, n, with_header=with_header) for n, e in enumerate(events, start=1)]
 
 
 def many_structures() -> list[ContractEvent]:
@@ -54,36 +47,58 @@ def many_structures() -> list[ContractEvent]:
     return events
 
 
-def test_each_structure_is_routed_to_one_partition_and_the_rest_to_all() -> None:
-    events = many_structures()
-    routing = routed(events, 2)
-    # every message once, shared ones (no structure named: edition, referential) apart
-    assert sum(len(part) for part in routing.owned) + len(routing.shared) == len(events)
-    shared = {body for _, body, _ in routing.shared}
-    for event in events:
-        registration_id = getattr(event, "registration_id", None)
-        body = event.model_dump_json().encode()
-        if registration_id is None:
-            assert body in shared
+def computed(workers: int, read: list[Raw], *, with_rows: bool) -> list[PartitionOutput]:
+    """Each partition's output (lines and texts of its batches, then its counts), in this
+    process, of messages routed as `Workers.add` routes them."""
+    parts = [Partition(i, workers, YEAR, None, with_rows=with_rows) for i in range(workers)]
+    shared = []
+    for message in read:
+        owner = owner_of(message[3], workers) if message[3] is not None else -1
+        if owner < 0:
+            shared.append(message)
         else:
-            index = owner_of(str(registration_id), 2)
-            assert body in {b for _, b, _ in routing.owned[index]}
-    assert all(routing.owned)  # both partitions have structures
+            parts[owner].take([message], routed_here=True)
+    outputs = []
+    for part in parts:
+        part.take(shared, routed_here=False)
+        output = PartitionOutput()
+        for batch in part.batches():
+            output.lines += batch.lines
+            output.texts += batch.texts
+            output.rows += batch.rows
+            output.refused += batch.refused
+            output.probe_events += batch.probe_events
+        outputs.append(output)
+    return outputs
+
+
+def fingerprint_of(outputs: list[PartitionOutput]) -> tuple[str, str]:
+    text = ResultsText(YEAR, keep=True)
+    for output in outputs:
+        for structure_text in output.texts:
+            text.add(structure_text)
+    lines = [line for output in outputs for line in output.lines]
+    return text.finish(edition_figures(YEAR, map(line_of, lines))), text.text
+
+
+def test_a_message_is_routed_by_its_header_or_else_by_its_body() -> None:
+    events = many_structures()
+    with_header, without = messages(events), messages(events, with_header=False)
+    assert [m[3] for m in with_header] == [m[3] for m in without]
+    for event, message in zip(events, with_header, strict=True):
+        registration_id = getattr(event, "registration_id", None)
+        assert message[3] == (str(registration_id) if registration_id else None)
 
 
 @pytest.mark.parametrize("workers", [1, 2, 3])
-def test_partitions_together_give_the_fingerprint_of_one_computation(workers: int) -> None:
+@pytest.mark.parametrize("with_header", [True, False])
+def test_partitions_together_give_the_fingerprint_of_one_computation(
+    workers: int, with_header: bool
+) -> None:
     events = many_structures()
     expected = freeze(EditionFacts(YEAR).add_all(events))
-    routing = routed(events, workers)
-    outputs = [compute_partition(i, routing, with_rows=True) for i in range(workers)]
-    frozen = frozen_results(
-        YEAR,
-        [line for output in outputs for line in output.lines],
-        [text for output in outputs for text in output.texts],
-    )
-    assert frozen.fingerprint == expected.fingerprint
-    assert frozen.text == expected.text
+    outputs = computed(workers, messages(events, with_header=with_header), with_rows=True)
+    assert fingerprint_of(outputs) == (expected.fingerprint, expected.text)
     # each fact is stored (and each probe event counted) once, whichever partition has it
     rows = [row for output in outputs for row in output.rows]
     assert sorted(row[0] for row in rows) == sorted(e.event_id for e in events)
@@ -91,11 +106,11 @@ def test_partitions_together_give_the_fingerprint_of_one_computation(workers: in
     assert sum(output.probe_events for output in outputs) == probe_events
 
 
-def fed(workers: Workers, events: list[ContractEvent]) -> list[tuple[int, PartitionOutput]]:
-    """The events fed to the workers as a replay reads them; their batches as they come."""
+def fed(workers: Workers, read: list[Raw]) -> list[tuple[int, PartitionOutput]]:
+    """The messages fed to the workers as a replay reads them; their batches as they come."""
     with workers:
-        for sequence, event in enumerate(events, start=1):
-            workers.add(event.subject, event.model_dump_json().encode(), sequence)
+        for message in read:
+            workers.add(message)
         workers.close()
         return list(workers.batches())
 
@@ -107,16 +122,14 @@ def test_worker_processes_fed_while_reading_give_what_one_process_gives(
     monkeypatch.setattr(partitions, "CHUNK", chunk)
     monkeypatch.setattr(partitions, "BATCH", 3)  # several batches per partition
     events = many_structures()
-    received = fed(Workers(2, YEAR, None, with_rows=False), events)
+    received = fed(Workers(2, YEAR, None, with_rows=False), messages(events))
     assert {index for index, _ in received} == {0, 1}
-    by_partition: list[list[str]] = [[], []]
+    by_partition = [PartitionOutput(), PartitionOutput()]
     for index, batch in received:
-        by_partition[index] += batch.texts
-    texts = by_partition[0] + by_partition[1]
+        by_partition[index].texts += batch.texts
+        by_partition[index].lines += batch.lines
     expected = freeze(EditionFacts(YEAR).add_all(events))
-    lines = [line for _, batch in received for line in batch.lines]
-    assert len(texts) == len(lines) == len(expected.lines)
-    assert results_text(YEAR, texts, expected.summary) == expected.text
+    assert fingerprint_of(by_partition) == (expected.fingerprint, expected.text)
     assert sum(batch.probe_events for _, batch in received) == sum(
         isinstance(e, PROBE_EVENTS) for e in events
     )
@@ -131,18 +144,26 @@ def test_a_failing_worker_stops_the_replay_with_its_error(monkeypatch: pytest.Mo
 
     monkeypatch.setattr(Partition, "take", fail)
     with pytest.raises(ValueError, match="partition 1 cannot go on"):
-        fed(Workers(2, YEAR, None, with_rows=False), many_structures() * 20)
+        fed(Workers(2, YEAR, None, with_rows=False), messages(many_structures() * 20))
 
 
 def test_a_message_that_is_no_contract_event_is_refused_once() -> None:
     events = many_structures()
-    junk = ("audit.v1.2027.probe_recorded", b'{"registration_id":"9e0b","answers":1}')
-    shared_junk = ("audit.v1.2027.probe_recorded", b"not json")
-    routing = routed(events, 2, junk, shared_junk)
-    outputs = [compute_partition(i, routing, with_rows=False) for i in range(2)]
+    read = messages(events)
+    about_one = b'{"registration_id":"9e0b2c4e-8f4a-4a43-9a57-3c1f1f0a9b11","answers":1}'
+    read.append(("audit.v1.2027.probe_recorded", about_one, len(read) + 1, None))
+    read.append(("audit.v1.2027.probe_recorded", b"not json", len(read) + 1, None))
+    read[-2] = (*read[-2][:3], registration_of(None, about_one))
+    outputs = computed(2, read, with_rows=False)
     refused = [line for output in outputs for line in output.refused]
     assert len(refused) == 2
-    junk_sequence = len(events) + 1
-    assert any(
-        line.startswith(f"audit.v1.2027.probe_recorded #{junk_sequence}: ") for line in refused
-    )
+    assert any(line.startswith(f"audit.v1.2027.probe_recorded #{len(read)}: ") for line in refused)
+
+
+def test_a_header_naming_another_registration_than_the_event_stops_the_replay() -> None:
+    events = many_structures()
+    read = messages(events)
+    subject, body, sequence, _ = next(m for m in read if m[3] is not None)
+    lying = (subject, body, sequence, "00000000-0000-4000-8000-000000000000")
+    with pytest.raises(RuntimeError, match="in its header but is about"):
+        computed(1, [*read, lying], with_rows=False)

@@ -8,8 +8,10 @@ from decimal import Decimal
 import pytest
 
 from baro_contracts import registration_v1 as reg
+from baro_scoring.document import line_of, structure_document
 from baro_scoring.facts import EditionFacts
-from baro_scoring.results import EditionSummary, StructureLine, edition_results, summarize
+from baro_scoring.figures import EditionFigures, StructureLine, edition_figures
+from baro_scoring.results import edition_results
 from scoring_builders import YEAR, Events
 
 pytestmark = pytest.mark.unit
@@ -46,11 +48,11 @@ def line(
     )
 
 
-def ranking(summary: EditionSummary, category: str = BIG) -> list[tuple[str | None, int | None]]:
+def ranking(summary: EditionFigures, category: str = BIG) -> list[tuple[str | None, int | None]]:
     return [(entry.line.name, entry.rank) for entry in summary.rankings[category]]
 
 
-def laureates(summary: EditionSummary) -> set[tuple[str, str | None]]:
+def laureates(summary: EditionFigures) -> set[tuple[str, str | None]]:
     return {(entry.category, entry.line.name) for entry in summary.laureates}
 
 
@@ -58,7 +60,7 @@ def laureates(summary: EditionSummary) -> set[tuple[str, str | None]]:
 
 
 def test_complete_structures_rank_by_global_score_and_incomplete_ones_follow_unranked() -> None:
-    summary = summarize(
+    summary = edition_figures(
         YEAR,
         [
             line("Lyon", "70"),
@@ -72,13 +74,13 @@ def test_complete_structures_rank_by_global_score_and_incomplete_ones_follow_unr
 
 
 def test_a_tie_on_the_global_score_is_broken_by_the_processing_step_score() -> None:
-    summary = summarize(YEAR, [line("Lyon", "80", "60"), line("Cannes", "80", "70")])
+    summary = edition_figures(YEAR, [line("Lyon", "80", "60"), line("Cannes", "80", "70")])
     assert ranking(summary) == [("Cannes", 1), ("Lyon", 2)]
     assert laureates(summary) == {(BIG, "Cannes")}
 
 
 def test_a_full_tie_shares_the_rank_and_both_are_joint_laureates() -> None:
-    summary = summarize(
+    summary = edition_figures(
         YEAR,
         [
             line("Vernon", "75", "90"),
@@ -94,7 +96,7 @@ def test_a_full_tie_shares_the_rank_and_both_are_joint_laureates() -> None:
 
 
 def test_a_category_without_a_complete_structure_has_no_laureate() -> None:
-    summary = summarize(
+    summary = edition_figures(
         YEAR,
         [
             line("Lyon", "70"),
@@ -106,7 +108,7 @@ def test_a_category_without_a_complete_structure_has_no_laureate() -> None:
 
 
 def test_each_category_has_its_own_ranking_and_laureate() -> None:
-    summary = summarize(
+    summary = edition_figures(
         YEAR,
         [
             line("Lyon", "70"),
@@ -121,7 +123,7 @@ def test_each_category_has_its_own_ranking_and_laureate() -> None:
 
 
 def test_a_structure_without_any_processing_score_loses_a_tie() -> None:
-    summary = summarize(YEAR, [line("Lyon", "80", None), line("Cannes", "80", "0")])
+    summary = edition_figures(YEAR, [line("Lyon", "80", None), line("Cannes", "80", "0")])
     assert ranking(summary) == [("Cannes", 1), ("Lyon", 2)]
 
 
@@ -129,7 +131,7 @@ def test_a_structure_without_any_processing_score_loses_a_tie() -> None:
 
 
 def test_category_national_certified_and_channel_means() -> None:
-    summary = summarize(
+    summary = edition_figures(
         YEAR,
         [
             line("Lyon", "80", certified=True, channels={"phone": "90", "email": "70"}),
@@ -164,7 +166,7 @@ def test_category_national_certified_and_channel_means() -> None:
 
 
 def test_no_certified_structure_gives_no_certified_mean() -> None:
-    summary = summarize(YEAR, [line("Lyon", "80")])
+    summary = edition_figures(YEAR, [line("Lyon", "80")])
     assert summary.certified.score is None
     assert summary.certified.structures == 0
     assert summary.not_certified.score == D(80)
@@ -186,7 +188,7 @@ def test_a_global_score_of_exactly_zero_still_counts_in_the_means_and_the_rankin
         ]
     )
     results = edition_results(facts)
-    summary = summarize(YEAR, [result.line() for result in results])
+    summary = edition_figures(YEAR, [line_of(structure_document(result)) for result in results])
     # national: (100 + 0) / 2 = 50, not 100 / 1
     assert summary.national.score == D(50)
     assert summary.national.structures == 2
@@ -213,7 +215,9 @@ def test_the_means_of_an_edition_built_from_events() -> None:
             e.probe(sables, "email", {"EMA-INF-01": True, "EMA-PRO-01": True}),
         ]
     )
-    summary = summarize(YEAR, [result.line() for result in edition_results(facts)])
+    summary = edition_figures(
+        YEAR, [line_of(structure_document(result)) for result in edition_results(facts)]
+    )
     # Lyon: phone (1 + 2*0.5 + 0) / 4 = 50, email (0 + 1) / 4 = 25, global (50 + 25) / 2 = 37.5
     # Les Sables: email 100, global 100
     assert summary.categories[BIG].score == D("37.5")

@@ -9,18 +9,19 @@ from typing import Any
 import pytest
 
 from baro_contracts.audit_v1 import Item
-from baro_scoring.rules import item_score, score_probes
+from baro_scoring.rules import Referential, item_score, score_structure
 from scoring_builders import HAND_ITEMS
 
 pytestmark = pytest.mark.unit
 
 D = Decimal
 ITEMS: dict[str, Item] = {item.code: item for item in HAND_ITEMS}
+REFERENTIAL = Referential(HAND_ITEMS)
 
 
 def scores(*probes: dict[str, Any]) -> Any:
     """A structure's scores from probes answered against the hand-made referential."""
-    return score_probes((ITEMS, answers) for answers in probes)
+    return score_structure((REFERENTIAL, answers) for answers in probes)
 
 
 def score_of(groups: dict[str, Any], key: str) -> Decimal:
@@ -156,7 +157,7 @@ def test_item_determinant_step_and_channel_scores_over_several_probes() -> None:
     # processing = 100 * (0.5 + 1 + 1) / 3 = 250/3
     assert score_of(result.steps, "access") == D("33.33333333333333333333333333333333")
     assert score_of(result.steps, "information") == D(0)
-    assert result.step_score("processing") == D("83.33333333333333333333333333333333")
+    assert score_of(result.steps, "processing") == D("83.33333333333333333333333333333333")
     # phone = 100 * (1 + 1 + 0.5 + 0 + 0 + 1) / (4 + 4) = 350/8 = 43.75; email = 100 * 1/4 = 25
     assert score_of(result.channels, "phone") == D("43.75")
     assert score_of(result.channels, "email") == D(25)
@@ -237,7 +238,9 @@ def test_answers_to_unknown_items_are_counted_and_not_scored() -> None:
 
 def test_an_answer_scored_with_a_referential_that_lacks_the_item_is_ignored() -> None:
     without_website = {code: item for code, item in ITEMS.items() if code != "WEB-ACC-01"}
-    result = score_probes([(without_website, {"WEB-ACC-01": True, "PHO-ACC-01": False})])
+    result = score_structure(
+        [(Referential(without_website.values()), {"WEB-ACC-01": True, "PHO-ACC-01": False})]
+    )
     assert result.ignored_answers == 1
     assert "website" not in result.channels
     assert result.global_score == D(0)
