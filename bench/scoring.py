@@ -117,7 +117,8 @@ def start_server(stack: ExitStack, server: Server) -> Server:
 def stop_service(process: subprocess.Popen[bytes]) -> None:
     # audit-ingest's API runs its probe writer as a child: stopped too, should the API not
     # take it down with it.
-    children = psutil.Process(process.pid).children(recursive=True) if not process.poll() else []
+    running = process.poll() is None
+    children = psutil.Process(process.pid).children(recursive=True) if running else []
     stop_process(process)
     for child in psutil.wait_procs(children, timeout=10)[1]:
         child.kill()
