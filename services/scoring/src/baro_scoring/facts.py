@@ -49,6 +49,21 @@ class Fact:
         value = getattr(self.event, "registration_id", None)
         return value if isinstance(value, UUID) else None
 
+    def row(self, *, held: bool) -> tuple[Any, ...]:
+        """The fact as a row of the read model's `facts` table (`projections.py`)."""
+        event = self.event
+        producer, position = producer_position(event.event_id)
+        return (
+            event.event_id,
+            producer,
+            position,
+            event.edition,
+            event.type_name(),
+            self.registration_id,
+            self.body,
+            held,
+        )
+
 
 def event_type_of(subject: str) -> str:
     """`audit.v1.2027.probe_recorded` → `audit.v1.probe_recorded`."""

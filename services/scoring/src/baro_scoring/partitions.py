@@ -42,7 +42,6 @@ from baro_scoring.facts import (
     parse_fact,
     producer_position,
 )
-from baro_scoring.projections import fact_row
 from baro_scoring.results import structure_result
 
 PROBE_EVENTS = (audit.ProbeRecorded, audit.ProbeCorrected)
@@ -155,7 +154,7 @@ class Partition:
         if counted:
             self.counts.held += held
             if self.with_rows:
-                self.counts.rows.append(fact_row(fact, held))
+                self.counts.rows.append(fact.row(held=held))
 
     def batches(self, size: int = BATCH) -> Iterator[PartitionOutput]:
         """Its structures' lines and texts, `size` at a time in registration id order, then

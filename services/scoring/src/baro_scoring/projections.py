@@ -32,7 +32,7 @@ import asyncpg
 from baro_chassis.postgres import create_pool, create_tables
 from baro_contracts.base import ContractEvent
 from baro_scoring.document import ResultsDocument, line_document, structure_document
-from baro_scoring.facts import EditionFacts, Fact, parse_fact, producer_position
+from baro_scoring.facts import EditionFacts, Fact, parse_fact
 from baro_scoring.figures import StructureLine
 from baro_scoring.results import structure_result
 from baro_scoring.rules import METHOD
@@ -88,23 +88,6 @@ CREATE TABLE IF NOT EXISTS publications (
 """
 
 
-def fact_row(fact: Fact, held: bool) -> tuple[Any, ...]:
-    """A fact as a row of `facts`."""
-    event = fact.event
-    producer, position = producer_position(event.event_id)
-    event_type = event.type_name()
-    return (
-        event.event_id,
-        producer,
-        position,
-        event.edition,
-        event_type,
-        fact.registration_id,
-        fact.body,
-        held,
-    )
-
-
 async def create_schema(conn: Connection, schema: str) -> None:
     await create_tables(
         conn,
@@ -149,7 +132,7 @@ async def insert_facts(
     conn: Connection, facts: Sequence[Fact], held_editions: set[int]
 ) -> list[asyncpg.Record]:
     """Store the facts not stored yet; the rows of those that were new."""
-    rows = [fact_row(fact, fact.event.edition in held_editions) for fact in facts]
+    rows = [fact.row(held=fact.event.edition in held_editions) for fact in facts]
     return await conn.fetch(INSERT_FACTS, *(list(column) for column in zip(*rows, strict=True)))
 
 

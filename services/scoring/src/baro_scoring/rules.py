@@ -94,25 +94,19 @@ def global_score(channels: Mapping[str, Tally]) -> Decimal | None:
 
 
 class Referential:
-    """A referential version's items by code, and the groups each item counts in. Each
+    """A referential version's items by code, and the items of each of its groups. Each
     distinct answer's tally is kept once made: a campaign repeats the same few answers
     thousands of times."""
 
     def __init__(self, items: Iterable[Item]) -> None:
         self.items = {item.code: item for item in items}
-        self.groups = {
-            code: (
-                ("items", code),
+        members: dict[tuple[str, str], list[str]] = {}
+        for code, item in self.items.items():
+            for group in (
                 ("determinants", item.determinant),
                 ("steps", item.step.value),
                 ("channels", item.channel.value),
-            )
-            for code, item in self.items.items()
-        }
-        """Item code → (kind, key) of each group the item counts in."""
-        members: dict[tuple[str, str], list[str]] = {}
-        for code, groups in self.groups.items():
-            for group in groups[1:]:
+            ):
                 members.setdefault(group, []).append(code)
         self.members = {group: tuple(codes) for group, codes in members.items()}
         """(kind, key) of each determinant, step and channel → the codes of its items."""
@@ -186,7 +180,7 @@ def score_structure(probes: Iterable[tuple[Referential, Mapping[str, Any]]]) -> 
     for (_, code), tally in by_item.items():
         known = scores.items.get(code)
         scores.items[code] = tally if known is None else known.plus(tally)
-    for referential in {referential for referential, _ in by_item}:
+    for referential in answers:
         for (kind, key), codes in referential.members.items():
             answered = [by_item[referential, c] for c in codes if (referential, c) in by_item]
             if not answered:
