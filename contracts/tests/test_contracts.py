@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from baro_contracts import registration_v1 as v1
+from baro_contracts.base import REGISTRATION_HEADER
 from baro_contracts.catalog import ALL_EVENTS, event_class
 from baro_contracts.generate import CONTRACTS_DIR, documents, drifted
 from baro_contracts.streams import STREAMS
@@ -63,3 +64,31 @@ def test_unknown_fields_are_refused_so_typos_do_not_pass_silently() -> None:
                 "signd_by": "typo",
             }
         )
+
+
+def test_a_message_is_published_with_the_headers_asyncapi_documents() -> None:
+    document = yaml.safe_load((CONTRACTS_DIR / "asyncapi.yaml").read_text())
+    opened = v1.EditionOpened(
+        event_id="registration:1",
+        occurred_at=datetime(2025, 1, 1, tzinfo=UTC),
+        edition=2025,
+        registration_deadline=date(2025, 3, 15),
+        audit_window_start=date(2025, 4, 1),
+        audit_window_end=date(2025, 5, 31),
+        free_places=50,
+    )
+    granted = v1.FreePlaceDecided(
+        event_id="registration:2",
+        occurred_at=datetime(2025, 3, 16, tzinfo=UTC),
+        edition=2025,
+        registration_id="9e0b2c4e-8f4a-4a43-9a57-3c1f1f0a9b11",
+        outcome="granted",
+        rank=1,
+        never_participated=True,
+        status="in_panel",
+    )
+    assert granted.headers()[REGISTRATION_HEADER] == "9e0b2c4e-8f4a-4a43-9a57-3c1f1f0a9b11"
+    assert REGISTRATION_HEADER not in opened.headers()
+    for event in (opened, granted):
+        message = document["components"]["messages"][event.type_name().replace(".", "_")]
+        assert set(event.headers()) <= set(message["headers"]["properties"])

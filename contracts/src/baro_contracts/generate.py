@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from baro_contracts.base import REGISTRATION_HEADER
 from baro_contracts.catalog import ALL_EVENTS
 from baro_contracts.streams import STREAMS
 
@@ -37,18 +38,22 @@ def asyncapi() -> str:
     for cls in ALL_EVENTS:
         key = cls.type_name().replace(".", "_")
         stream = STREAMS[cls.service]
+        headers: dict[str, Any] = {
+            "Nats-Msg-Id": {"type": "string", "description": "= event_id"},
+            "Baro-Event-Type": {"type": "string", "description": "= event_type"},
+            "traceparent": {"type": "string", "description": "W3C trace context"},
+        }
+        if "registration_id" in cls.model_fields:
+            headers[REGISTRATION_HEADER] = {
+                "type": "string",
+                "description": "= registration_id: the structure it is about, for routing",
+            }
         messages[key] = {
             "name": cls.type_name(),
             "title": cls.__name__,
             "summary": (cls.__doc__ or "").strip(),
             "contentType": "application/json",
-            "headers": {
-                "type": "object",
-                "properties": {
-                    "Nats-Msg-Id": {"type": "string", "description": "= event_id"},
-                    "traceparent": {"type": "string", "description": "W3C trace context"},
-                },
-            },
+            "headers": {"type": "object", "properties": headers},
             "payload": {"$ref": f"./schemas/{cls.service}.v{cls.version}/{cls.name}.json"},
         }
         channels[key] = {
