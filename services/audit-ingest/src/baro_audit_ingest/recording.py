@@ -39,6 +39,9 @@ LENGTHS = "Baro-Lengths"
 IN_FLIGHT = 2
 MAX_PROBES = 256  # per request: the writer's batch
 REQUEST_TIMEOUT_SECONDS = 30.0
+STALLED_SECONDS = 2.0
+"""A request unanswered this long no longer holds one of the `IN_FLIGHT` places (its writer
+may have been killed mid-batch, and would never answer it)."""
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,9 @@ class RemoteRecorder:
     request: one NATS round trip (and one task in each process) for many probes rather than
     one each, which would cost more of the two processes' CPU the more clients post at once.
     The writer commits them together anyway. At most `IN_FLIGHT` requests are on their way,
-    so the writer always has the next probes waiting while it commits.
+    so the writer always has the next probes waiting while it commits; one unanswered for
+    `STALLED_SECONDS` gives its place up, so a writer killed mid-batch holds nobody else up
+    beyond that.
     """
 
     def __init__(self, nc: Client) -> None:
@@ -119,16 +124,29 @@ class RemoteRecorder:
             task.add_done_callback(self._sends.discard)
 
     async def _send(self, waiting: list[tuple[dict[str, Any], asyncio.Future[Recorded]]]) -> None:
+        request = asyncio.create_task(self._request([e for e, _ in waiting]))  # noqa: RUF006
+        holding = True
+
+        def release() -> None:
+            nonlocal holding
+            if holding:
+                holding = False
+                self._in_flight -= 1
+                self._send_waiting()
+
         try:
-            answers = await self._request([envelope for envelope, _ in waiting])
+            # The next probes go to a writer that answers while this waits for its own
+            # answer or its timeout (503).
+            await asyncio.wait({request}, timeout=STALLED_SECONDS)
+            release()
+            answers = await request
         except Exception as exc:  # NATS closed, say: each caller hears why
             answers = None
             for _, answer in waiting:
                 if not answer.done():
                     answer.set_exception(exc)
         finally:
-            self._in_flight -= 1
-            self._send_waiting()
+            release()
         for (_, answer), recorded in zip(waiting, answers or [], strict=False):
             if not answer.done():
                 answer.set_result(recorded)

@@ -4,11 +4,14 @@ as in one process, and a clear 503 when the writer is not there."""
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from collections.abc import Iterator
 
+import nats
 import pytest
 from fastapi.testclient import TestClient
+from nats.aio.msg import Msg
 
 from audit_builders import (
     assert_refused,
@@ -17,6 +20,7 @@ from audit_builders import (
     registration_closed,
     structure_registered,
 )
+from baro_audit_ingest import recording
 from baro_audit_ingest.consumers import apply_registration_event
 from baro_audit_ingest.main import build_application, create_app
 from baro_audit_ingest.recording import answer_probe_requests
@@ -158,3 +162,59 @@ def test_probes_that_reach_the_writer_together_each_get_their_own_answer(
         for body in probes[:4]:
             stored = api.get(f"/editions/2027/probes/{body['probe_id']}", headers=tokens.auditor)
             assert stored.json()["auditor_id"] == body["auditor_id"]
+
+
+class _Probe:
+    """What the recorder sends of a probe (its JSON)."""
+
+    def __init__(self, number: int) -> None:
+        self.number = number
+
+    def model_dump(self, mode: str) -> dict[str, int]:
+        return {"number": number} if (number := self.number) else {}
+
+
+def test_requests_a_killed_writer_never_answers_hold_no_later_probe_up(
+    nats_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A writer killed mid-batch never answers the requests it had taken; the probes posted
+    after them go to the writer that answers, instead of waiting for those to time out."""
+    monkeypatch.setattr(recording, "STALLED_SECONDS", 0.2)
+    monkeypatch.setattr(recording, "REQUEST_TIMEOUT_SECONDS", 20.0)
+
+    async def run() -> list[tuple[int, int]]:
+        nc = await nats.connect(nats_url)
+        taken: list[Msg] = []
+
+        async def writer(msg: Msg) -> None:
+            taken.append(msg)
+            if len(taken) <= recording.IN_FLIGHT:
+                return  # as a writer killed before answering
+            count = len(json.loads(msg.data)["probes"])
+            headers, body = recording.pack([recording.Recorded(201, b"{}")] * count)
+            await nc.publish(msg.reply, body, headers=headers)
+
+        await nc.subscribe(recording.SUBJECT, queue=recording.QUEUE, cb=writer)
+        recorder = recording.RemoteRecorder(nc)
+        finished: list[tuple[int, int]] = []
+
+        async def post(number: int) -> None:
+            answer = await recorder.record(2027, _Probe(number), "auditor", {})  # type: ignore[arg-type]
+            finished.append((number, answer.status))
+
+        stuck = []
+        for number in range(1, recording.IN_FLIGHT + 1):
+            stuck.append(asyncio.create_task(post(number)))
+            deadline = asyncio.get_running_loop().time() + 10
+            while len(taken) < number:  # each stuck probe in a request of its own
+                assert asyncio.get_running_loop().time() < deadline
+                await asyncio.sleep(0.01)
+        await post(99)
+        await asyncio.gather(*stuck)
+        await nc.close()
+        return finished
+
+    finished = asyncio.run(run())
+    # The later probe is recorded first; the stuck ones get 503 when their requests time out.
+    assert finished[0] == (99, 201)
+    assert sorted(finished[1:]) == [(n, 503) for n in range(1, recording.IN_FLIGHT + 1)]
