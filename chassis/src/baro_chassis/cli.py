@@ -37,7 +37,7 @@ def _token(args: argparse.Namespace) -> int:
 def _up(args: argparse.Namespace) -> int:
     from baro_chassis.stack import up
 
-    return up(Path(args.data_dir).resolve())
+    return up(Path(args.data_dir).resolve(), nats_cluster=args.nats_cluster)
 
 
 def _hand_over(service: str, command: str, arguments: list[str]) -> int:
@@ -70,6 +70,14 @@ def main(argv: list[str] | None = None) -> None:
 
     stack = sub.add_parser("up", help="run the whole backend locally (Ctrl-C stops it)")
     stack.add_argument("--data-dir", default=".data", help="where the servers keep their data")
+    stack.add_argument(
+        "--nats-cluster",
+        type=int,
+        default=int(os.environ.get("BARO_NATS_CLUSTER", "0")),
+        metavar="N",
+        help="run embedded NATS as a JetStream cluster of N nodes (3 or more; streams R3 "
+        "unless BARO_STREAM_REPLICAS says otherwise); default BARO_NATS_CLUSTER or one server",
+    )
     stack.set_defaults(run=_up)
 
     replay = sub.add_parser(

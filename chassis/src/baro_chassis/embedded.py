@@ -6,6 +6,7 @@ on the machine is touched. Used by the local stack (`baro up`) and by the test f
 
 from __future__ import annotations
 
+import http.client
 import os
 import random
 import shutil
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import sysconfig
 import time
+import urllib.request
 from pathlib import Path
 
 import psutil
@@ -151,6 +153,88 @@ class EmbeddedNats:
     def stop(self) -> None:
         if self.process is not None:
             stop_process(self.process)
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+class NatsCluster:
+    """A JetStream cluster of `size` nats-servers from the same wheel, on loopback, routed to
+    each other; each node keeps its own store in `store_dir/<its name>`. `ports`: the nodes'
+    client ports (default: free ones); their cluster and monitoring ports are the client
+    port + 2000 and + 4000 when `ports` are given, else free ones too."""
+
+    NAME = "baro"
+
+    def __init__(self, store_dir: Path, size: int = 3, ports: list[int] | None = None) -> None:
+        if size < 3:
+            raise ValueError("a JetStream cluster needs at least 3 nodes to keep a quorum")
+        if ports is not None and len(ports) != size:
+            raise ValueError(f"give {size} client ports, one per node")
+        client = ports or [free_port() for _ in range(size)]
+        routing = [p + 2000 for p in client] if ports else [free_port() for _ in range(size)]
+        monitoring = [p + 4000 for p in client] if ports else [free_port() for _ in range(size)]
+        routes = ", ".join(f"nats-route://{LOOPBACK}:{port}" for port in routing)
+        self.names = [f"{self.NAME}-{i}" for i in range(1, size + 1)]
+        self.monitoring = dict(zip(self.names, monitoring, strict=True))
+        self.nodes = {
+            name: EmbeddedNats(
+                store_dir / name,
+                port,
+                config=(
+                    f"server_name: {name}\n"
+                    f"http: {LOOPBACK}:{monitor}\n"
+                    f"cluster {{\n  name: {self.NAME}\n  listen: {LOOPBACK}:{route}\n"
+                    f"  routes: [{routes}]\n}}\n"
+                ),
+            )
+            for name, port, route, monitor in zip(
+                self.names, client, routing, monitoring, strict=True
+            )
+        }
+
+    @property
+    def url(self) -> str:
+        """The server list every client is given: a node lost, they reconnect to another."""
+        return ",".join(node.url for node in self.nodes.values())
+
+    def start(self, timeout: float = 60) -> NatsCluster:
+        for node in self.nodes.values():
+            node.start()
+        for name in self.names:
+            self.wait_healthy(name, timeout)
+        return self
+
+    def wait_healthy(self, name: str, timeout: float = 60) -> None:
+        """Until node `name` says its JetStream is up to date with the cluster (`/healthz`)."""
+        url = f"http://{LOOPBACK}:{self.monitoring[name]}/healthz"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            process = self.nodes[name].process
+            if process is not None and process.poll() is not None:
+                raise RuntimeError(f"nats-server {name} exited with code {process.returncode}")
+            try:
+                with urllib.request.urlopen(url, timeout=2) as answer:
+                    if answer.status == 200:
+                        return
+            except (OSError, http.client.HTTPException):
+                pass  # not listening yet, or 503 while JetStream catches up
+            time.sleep(0.1)
+        raise TimeoutError(f"nats-server {name}'s JetStream was not healthy within {timeout}s")
+
+    def kill(self, name: str) -> None:
+        """SIGKILL node `name`, as a crash would."""
+        self.nodes[name].kill()
+
+    def restart(self, name: str, timeout: float = 60) -> None:
+        self.nodes[name].start()
+        self.wait_healthy(name, timeout)
+
+    def stop(self) -> None:
+        for node in self.nodes.values():
+            node.stop()
 
 
 class EmbeddedPostgres:

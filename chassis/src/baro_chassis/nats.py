@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -177,21 +177,53 @@ async def connect(url: str, name: str) -> Client:
     return client
 
 
+REPLICAS_VARIABLE = "BARO_STREAM_REPLICAS"
+MAX_REPLICAS = 5
+"""JetStream's largest replica count."""
+
+
+def stream_replicas() -> int:
+    """How many servers keep each stream, object store and consumer the services create:
+    `BARO_STREAM_REPLICAS` (1 on one server; 3 in production, on a 3-node cluster)."""
+    value = os.environ.get(REPLICAS_VARIABLE, "1")
+    if not value.isdigit() or not 1 <= int(value) <= MAX_REPLICAS:
+        raise RuntimeError(
+            f"{REPLICAS_VARIABLE}={value!r}: set it to a whole number from 1 to {MAX_REPLICAS} "
+            "(1 on one NATS server, 3 on a 3-node cluster)"
+        )
+    return int(value)
+
+
 async def ensure_stream(js: JetStreamContext, spec: StreamSpec) -> None:
-    """Create the stream, or bring its subjects and windows up to date; never deletes data."""
-    config = StreamConfig(
-        name=spec.name,
+    """Create the stream with `stream_replicas()` replicas, or bring an existing one's
+    subjects, duplicate window and description up to date. Never deletes data, and never
+    changes what an operator set: the rest of its configuration is kept, and its replicas
+    are raised to the setting, never lowered (a stream made R3 by hand stays R3)."""
+    replicas = stream_replicas()
+    try:
+        info = await js.stream_info(spec.name)
+    except NotFoundError:
+        await js.add_stream(
+            StreamConfig(
+                name=spec.name,
+                subjects=list(spec.subjects),
+                storage=StorageType.FILE,
+                duplicate_window=spec.duplicate_window_seconds,
+                description=spec.description,
+                num_replicas=replicas,
+            )
+        )
+        return
+    config = info.config
+    wanted = replace(
+        config,
         subjects=list(spec.subjects),
-        storage=StorageType.FILE,
         duplicate_window=spec.duplicate_window_seconds,
         description=spec.description,
+        num_replicas=max(config.num_replicas or 1, replicas),
     )
-    try:
-        await js.stream_info(spec.name)
-    except NotFoundError:
-        await js.add_stream(config)
-    else:
-        await js.update_stream(config)
+    if wanted != config:
+        await js.update_stream(wanted)
 
 
 async def ensure_object_store(js: JetStreamContext, bucket: str, description: str) -> ObjectStore:
@@ -200,5 +232,8 @@ async def ensure_object_store(js: JetStreamContext, bucket: str, description: st
         return await js.object_store(bucket)
     except BucketNotFoundError:
         return await js.create_object_store(
-            bucket, ObjectStoreConfig(description=description, storage=StorageType.FILE)
+            bucket,
+            ObjectStoreConfig(
+                description=description, storage=StorageType.FILE, replicas=stream_replicas()
+            ),
         )

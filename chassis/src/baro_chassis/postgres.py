@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
@@ -62,9 +63,29 @@ def drop_database(database_url: str) -> None:
         )
 
 
+POOL_VARIABLES = {"BARO_PG_POOL_MAX": 20, "BARO_PG_READ_POOL_MAX": 5}
+"""The most connections a process's event store pool opens (half kept open, half opened
+under load and closed after), and the most its read-model pool opens (scoring, reporting).
+A replica also holds one for its relay and takes one at a time for `/ready`: size them so
+that replicas x processes x these stays within the server's `max_connections` (or the
+pooler's)."""
+
+
+def pool_max(variable: str) -> int:
+    """`variable`'s value (one of POOL_VARIABLES), checked: a whole number >= 2."""
+    value = os.environ.get(variable, str(POOL_VARIABLES[variable]))
+    if not value.isdigit() or int(value) < 2:
+        raise RuntimeError(
+            f"{variable}={value!r}: set it to a whole number of connections, at least 2 "
+            f"(default {POOL_VARIABLES[variable]})"
+        )
+    return int(value)
+
+
 def eventsourcing_env(database_url: str, **extra: str) -> dict[str, str]:
     """The environment an `eventsourcing` Application needs to persist in `database_url`."""
     parts = urlsplit(database_url)
+    most = pool_max("BARO_PG_POOL_MAX")
     env = {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
         "POSTGRES_DBNAME": parts.path.lstrip("/"),
@@ -73,8 +94,8 @@ def eventsourcing_env(database_url: str, **extra: str) -> dict[str, str]:
         "POSTGRES_USER": unquote(parts.username or "postgres"),
         "POSTGRES_PASSWORD": unquote(parts.password or ""),
         "POSTGRES_ENABLE_DB_FUNCTIONS": "y",
-        "POSTGRES_POOL_SIZE": "10",
-        "POSTGRES_MAX_OVERFLOW": "10",
+        "POSTGRES_POOL_SIZE": str(most // 2),
+        "POSTGRES_MAX_OVERFLOW": str(most - most // 2),
         "POSTGRES_LOCK_TIMEOUT": "5",
         # A pooled connection is checked as it is taken: after PostgreSQL restarts, the
         # broken ones are replaced instead of failing the request that takes them.
@@ -90,6 +111,9 @@ def eventsourcing_env(database_url: str, **extra: str) -> dict[str, str]:
 
 
 async def create_pool(database_url: str, **kwargs: Any) -> asyncpg.Pool:
-    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=5, **kwargs)
+    """A read-model pool of at most BARO_PG_READ_POOL_MAX connections."""
+    pool = await asyncpg.create_pool(
+        database_url, min_size=1, max_size=pool_max("BARO_PG_READ_POOL_MAX"), **kwargs
+    )
     assert pool is not None
     return pool

@@ -22,7 +22,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from baro_chassis.auth import Role, issue_token
-from baro_chassis.embedded import EmbeddedNats, EmbeddedPostgres, stop_if_ours, stop_process
+from baro_chassis.embedded import (
+    EmbeddedNats,
+    EmbeddedPostgres,
+    NatsCluster,
+    stop_if_ours,
+    stop_process,
+)
 from baro_chassis.postgres import ensure_database
 from baro_chassis.processes import die_with_parent
 from baro_chassis.resilience import Backoff
@@ -181,9 +187,24 @@ def write_pids(pid_file: Path, services: dict[str, Supervised]) -> None:
     pid_file.write_text("".join(f"{name} {s.pid}\n" for name, s in services.items()))
 
 
-def up(data_dir: Path) -> int:
+def start_nats(data_dir: Path, cluster: int) -> EmbeddedNats | NatsCluster:
+    """The embedded NATS: one server, or a JetStream cluster of `cluster` nodes on
+    consecutive ports from BARO_NATS_PORT (routes on port + 2000, monitoring on + 4000)."""
+    port = _port("BARO_NATS_PORT", NATS_PORT)
+    if cluster <= 1:
+        nats = EmbeddedNats(data_dir / "nats", port).start()
+        print(f"NATS JetStream   {nats.url}  (embedded, data in {nats.store_dir})")
+        return nats
+    nodes = NatsCluster(data_dir / "nats-cluster", cluster, [port + i for i in range(cluster)])
+    nodes.start()
+    print(f"NATS JetStream   {nodes.url}")
+    print(f"{'':17}(embedded {cluster}-node cluster, data in {data_dir / 'nats-cluster'})")
+    return nodes
+
+
+def up(data_dir: Path, *, nats_cluster: int = 0) -> int:
     started_at = time.monotonic()
-    servers: list[EmbeddedNats | EmbeddedPostgres] = []
+    servers: list[EmbeddedNats | NatsCluster | EmbeddedPostgres] = []
     services: dict[str, Supervised] = {}
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -192,11 +213,11 @@ def up(data_dir: Path) -> int:
     try:
         stop_leftover_services(pid_file)
         nats_url = os.environ.get("NATS_URL")
+        replicas = os.environ.get("BARO_STREAM_REPLICAS", "3" if nats_cluster else "1")
         if not nats_url:
-            nats = EmbeddedNats(data_dir / "nats", _port("BARO_NATS_PORT", NATS_PORT)).start()
+            nats = start_nats(data_dir, nats_cluster)
             servers.append(nats)
             nats_url = nats.url
-            print(f"NATS JetStream   {nats_url}  (embedded, data in {nats.store_dir})")
         else:
             print(f"NATS JetStream   {nats_url}  (external)")
         database_url = os.environ.get("DATABASE_URL")
@@ -210,7 +231,12 @@ def up(data_dir: Path) -> int:
         else:
             print(f"PostgreSQL       {database_url}  (external)")
 
-        env = {**os.environ, "NATS_URL": nats_url, "DATABASE_URL": database_url}
+        env = {
+            **os.environ,
+            "NATS_URL": nats_url,
+            "DATABASE_URL": database_url,
+            "BARO_STREAM_REPLICAS": replicas,
+        }
         log_dir = data_dir / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
 
