@@ -2,7 +2,8 @@
 
 - stored:   in the producer's event store (audit-ingest's probes; registration's API list);
 - streamed: in its JetStream stream (read as a replay reads it);
-- scored:   in scoring's read model (its facts, keyed by event id).
+- scored:   in scoring's read model (its facts, keyed by event id);
+- billed:   registrations only: in billing's quotes (each registration's first quote).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import asyncio
 import json
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -23,6 +25,7 @@ from baro_audit_ingest.domain import Probe
 from baro_scoring.edition_stream import read_stored
 
 STAGES = ("stored", "streamed", "scored")
+REGISTRATION_STAGES = (*STAGES, "billed")
 
 
 @dataclass
@@ -32,13 +35,17 @@ class StageCounts:
     stored: Counter[str] | None = None
     streamed: Counter[str] | None = None
     scored: Counter[str] | None = None
+    billed: Counter[str] | None = None
+    stages: tuple[str, ...] = STAGES
 
     def stage(self, name: str) -> Counter[str] | None:
         found: Counter[str] | None = getattr(self, name)
         return found
 
     def holds(self, keys: set[str]) -> bool:
-        return all((found := self.stage(s)) is not None and keys <= found.keys() for s in STAGES)
+        return all(
+            (found := self.stage(s)) is not None and keys <= found.keys() for s in self.stages
+        )
 
 
 @dataclass
@@ -54,7 +61,7 @@ class Verdict:
     def of(cls, acknowledged: set[str], counts: StageCounts, sent: set[str]) -> Verdict:
         """`sent`: every key the case wrote (the stages hold earlier cases' too)."""
         verdict = cls(acknowledged, counts)
-        for stage in STAGES:
+        for stage in counts.stages:
             found = counts.stage(stage) or Counter()
             verdict.lost[stage] = acknowledged - found.keys()
             verdict.duplicated[stage] = {k: n for k, n in found.items() if n > 1 and k in sent}
@@ -67,7 +74,7 @@ class Verdict:
 
     def problems(self, what: str) -> list[str]:
         said = []
-        for stage in STAGES:
+        for stage in self.counts.stages:
             if self.counts.stage(stage) is None:
                 said.append(f"the {stage} {what} could not be read (its server did not answer)")
             elif self.lost[stage]:
@@ -98,7 +105,7 @@ class StageReader:
         return StageCounts(stored, streamed, scored)
 
     async def registrations(self) -> StageCounts:
-        stored, streamed, scored = await asyncio.gather(
+        (stored, ids), streamed, scored = await asyncio.gather(
             self._stored_registrations(),
             self._streamed(
                 "REGISTRATION",
@@ -107,7 +114,8 @@ class StageReader:
             ),
             self.scored_registrations(),
         )
-        return StageCounts(stored, streamed, scored)
+        billed = await self._billed_registrations(ids) if ids is not None else None
+        return StageCounts(stored, streamed, scored, billed, REGISTRATION_STAGES)
 
     async def scored_probes(self) -> Counter[str] | None:
         return await self._scored(self.probe_year, "audit.v1.probe_recorded", "probe_id")
@@ -132,22 +140,43 @@ class StageReader:
             return None
         return Counter(by_aggregate[r["originator_id"]] for r in rows)
 
-    async def _stored_registrations(self) -> Counter[str] | None:
-        url = f"{self.stack.url('registration')}/editions/{self.registration_year}/registrations"
+    async def _stored_registrations(self) -> tuple[Counter[str] | None, dict[str, str] | None]:
+        """By SIRET, and each registration id's SIRET."""
+        answer = await self._get(
+            "registration", f"/editions/{self.registration_year}/registrations"
+        )
+        if answer is None:
+            return None, None
+        return Counter(r["siret"] for r in answer), {
+            r["registration_id"]: r["siret"] for r in answer
+        }
+
+    async def _billed_registrations(self, sirets: dict[str, str]) -> Counter[str] | None:
+        """First quotes (revision 1) in billing, by their registration's SIRET: a registration
+        billed twice would have two."""
+        answer = await self._get("billing", f"/editions/{self.registration_year}/quotes")
+        if answer is None:
+            return None
+        return Counter(
+            sirets.get(q["registration_id"], q["registration_id"])
+            for q in answer["quotes"]
+            if q["revision"] == 1
+        )
+
+    async def _get(self, service: str, path: str) -> Any | None:
+        """The service's JSON answer, or None while it cannot answer."""
         try:
             async with httpx.AsyncClient(headers=admin_headers(), timeout=15) as client:
-                response = await client.get(url)
+                response = await client.get(f"{self.stack.url(service)}{path}")
         except httpx.HTTPError:
             return None
-        if response.status_code != 200:
-            return None
-        return Counter(r["siret"] for r in response.json())
+        return response.json() if response.status_code == 200 else None
 
     async def _streamed(self, stream: str, subject: str, key: str) -> Counter[str] | None:
         async def read() -> Counter[str]:
             found: Counter[str] = Counter()
             nc = await nats.connect(
-                self.stack.nats.url,
+                servers=self.stack.nats.servers,
                 name="fault-suite-reader",
                 allow_reconnect=False,
                 connect_timeout=5,

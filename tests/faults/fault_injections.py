@@ -55,11 +55,28 @@ async def kill_active_relay(stack: FaultStack, notes: list[str]) -> None:
     sigkill(psutil.Process(holder), notes, "the process holding the relay lock")
 
 
-async def restart_nats(stack: FaultStack, notes: list[str]) -> None:
-    stack.nats.kill()
+async def restart_audit_leader(stack: FaultStack, notes: list[str]) -> None:
+    """SIGKILL the node leading the AUDIT stream (probes are being recorded into it): the
+    other two elect a new leader; the node starts again and catches up."""
+    leader = await stack.nats.leader_of("AUDIT")
+    stack.nats.kill(leader)
     await asyncio.sleep(NATS_OUTAGE_SECONDS)
-    await asyncio.to_thread(stack.nats.start)
-    notes.append(f"NATS SIGKILLed, started again after {NATS_OUTAGE_SECONDS:.0f}s, same store")
+    await asyncio.to_thread(stack.nats.restart, leader)
+    new_leader = await stack.nats.leader_of("AUDIT")
+    notes.append(
+        f"AUDIT's leader {leader} SIGKILLed, started again after {NATS_OUTAGE_SECONDS:.0f}s, "
+        f"same store; AUDIT then led by {new_leader}"
+    )
+
+
+async def restart_cluster(stack: FaultStack, notes: list[str]) -> None:
+    """Every node SIGKILLed at once (a zone lost), then started again on the same stores."""
+    stack.nats.kill_all()
+    await asyncio.sleep(NATS_OUTAGE_SECONDS)
+    await asyncio.to_thread(stack.nats.start_all)
+    notes.append(
+        f"all 3 NATS nodes SIGKILLed, started again after {NATS_OUTAGE_SECONDS:.0f}s, same stores"
+    )
 
 
 async def restart_postgres(stack: FaultStack, notes: list[str]) -> None:
@@ -78,6 +95,7 @@ FAULTS = [
     Fault("probe writer SIGKILL", kill_writer, ["audit-ingest"]),
     *(Fault(f"{s} API SIGKILL", kill_api(s), [s]) for s in SERVICE_PORTS),
     Fault("relay SIGKILL", kill_active_relay, ["audit-ingest"]),
-    Fault("NATS SIGKILL+restart", restart_nats, ALL),
+    Fault("AUDIT leader SIGKILL+restart", restart_audit_leader, ALL),
+    Fault("NATS cluster SIGKILL+restart", restart_cluster, ALL),
     Fault("PostgreSQL fast restart", restart_postgres, ALL),
 ]

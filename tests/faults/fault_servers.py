@@ -1,9 +1,11 @@
 """The fault suite's NATS and PostgreSQL: embedded servers the test owns, so that it can kill
-NATS and start it again on the same port and store, and restart PostgreSQL the way an
-operator does (`pg_ctl restart -m fast`)."""
+NATS nodes and start them again on the same ports and stores, and restart PostgreSQL the way
+an operator does (`pg_ctl restart -m fast`). NATS is a 3-node JetStream cluster, every
+stream R3, as in production."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import signal
@@ -11,31 +13,65 @@ import subprocess
 import time
 from pathlib import Path
 
+import nats
+import nats.errors
 import psutil
 
-from baro_chassis.embedded import POSTGRES_SYSTEM_USER, EmbeddedNats, EmbeddedPostgres
+from baro_chassis.embedded import POSTGRES_SYSTEM_USER, EmbeddedPostgres, NatsCluster
+
+REPLICAS = 3
 
 
-class RestartableNats:
-    def __init__(self, store_dir: Path, port: int) -> None:
-        self.server = EmbeddedNats(store_dir, port)
+class RestartableCluster:
+    def __init__(self, store_dir: Path) -> None:
+        self.cluster = NatsCluster(store_dir, REPLICAS)
 
     @property
     def url(self) -> str:
-        return self.server.url
+        return self.cluster.url
+
+    @property
+    def servers(self) -> list[str]:
+        return self.url.split(",")
 
     def start(self) -> None:
-        self.server.start()
+        self.cluster.start()
 
-    def kill(self) -> None:
-        """SIGKILL: no chance to flush or say goodbye to its clients."""
-        process = self.server.process
-        assert process is not None
-        process.kill()
-        process.wait(10)
+    async def leader_of(self, stream: str, timeout: float = 60) -> str:
+        """The name of the node leading `stream` now (waiting while it elects one: a busy
+        cluster can take seconds to answer its API)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                nc = await nats.connect(servers=self.servers, connect_timeout=5)
+                try:
+                    info = await nc.jetstream(timeout=10).stream_info(stream)
+                finally:
+                    await nc.close()
+                leader = info.cluster.leader if info.cluster is not None else None
+            except (OSError, TimeoutError, nats.errors.Error):
+                leader = None
+            if leader:
+                return leader
+            assert time.monotonic() < deadline, f"{stream} had no leader within {timeout:.0f}s"
+            await asyncio.sleep(0.5)
+
+    def kill(self, name: str) -> None:
+        """SIGKILL node `name`: no chance to flush or say goodbye to its clients."""
+        self.cluster.kill(name)
+
+    def restart(self, name: str) -> None:
+        self.cluster.restart(name)
+
+    def kill_all(self) -> None:
+        for name in self.cluster.names:
+            self.cluster.kill(name)
+
+    def start_all(self) -> None:
+        self.cluster.start()
 
     def stop(self) -> None:
-        self.server.stop()
+        self.cluster.stop()
 
 
 class RestartablePostgres:

@@ -19,7 +19,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 import psutil
-from fault_servers import RestartableNats, RestartablePostgres
+from fault_servers import REPLICAS, RestartableCluster, RestartablePostgres
 
 from baro_chassis.auth import Role, issue_token
 from baro_chassis.embedded import stop_process
@@ -47,7 +47,7 @@ def auditor_headers() -> dict[str, str]:
 @dataclass
 class FaultStack:
     root: Path
-    nats: RestartableNats
+    nats: RestartableCluster
     postgres: RestartablePostgres
     port_offset: int
     up: subprocess.Popen[bytes] | None = None
@@ -71,6 +71,7 @@ class FaultStack:
             BARO_PORT_OFFSET=str(self.port_offset),
             BARO_DEMO="0",
             BARO_JWT_SECRET=DEV_ONLY_JWT_SECRET,
+            BARO_STREAM_REPLICAS=str(REPLICAS),
         )
         return env
 

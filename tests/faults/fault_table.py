@@ -23,9 +23,7 @@ class Row:
 
     def cells(self) -> list[str]:
         def stages(v: Verdict) -> list[str]:
-            return [str(len(v.acknowledged))] + [
-                str(v.found(s)) for s in ("stored", "streamed", "scored")
-            ]
+            return [str(len(v.acknowledged))] + [str(v.found(s)) for s in v.counts.stages]
 
         lost = sum(len(x) for v in (self.probes, self.registrations) for x in v.lost.values())
         duplicated = sum(
@@ -49,7 +47,7 @@ HEADER = [
     "stored",
     "streamed",
     "scored",
-    "registrations a/s/s/s",
+    "registrations a/s/s/s/b",
     "lost",
     "dup",
     "recovery",
@@ -62,9 +60,9 @@ def render(rows: list[Row]) -> str:
     widths = [max(len(line[i]) for line in table) for i in range(len(HEADER))]
     lines = [
         f"Fault suite, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: probes acknowledged (200/201) vs "
-        "stored vs streamed vs scored; registrations the same, a/s/s/s; recovery = from the "
-        "fault until writes succeed again, the killed part is ready and every write "
-        "acknowledged before the fault is scored (bar: 30 s)",
+        "stored vs streamed vs scored; registrations the same and billed, a/s/s/s/b; "
+        "recovery = from the fault until writes succeed again, the killed part is ready and "
+        "every write acknowledged before the fault is scored (bar: 30 s)",
         "",
     ]
     for number, line in enumerate(table):

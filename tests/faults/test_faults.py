@@ -27,7 +27,7 @@ from fault_injections import FAULTS, Fault
 from fault_load import Burst, burst_with_fault, probe_write, registration_write
 from fault_recovery import watch
 from fault_replay import differences_from_replay, replay
-from fault_servers import RestartableNats, RestartablePostgres
+from fault_servers import RestartableCluster, RestartablePostgres
 from fault_stack import FaultStack, admin_headers, auditor_headers, free_service_offset
 from fault_table import Row, publish
 
@@ -74,7 +74,7 @@ def campaign() -> Iterator[Campaign]:
     root.chmod(0o755)
     stack = FaultStack(
         root,
-        RestartableNats(root / "nats", free_port()),
+        RestartableCluster(root / "nats"),
         RestartablePostgres(root / "pg", free_port()),
         free_service_offset(),
     )
