@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from baro_chassis.postgres import eventsourcing_env
+from baro_chassis.postgres import eventsourcing_env, pool_max
 from baro_chassis.settings import Settings, database_url_for
 
 
@@ -27,3 +27,24 @@ def test_eventsourcing_env_is_read_from_the_url() -> None:
     assert database_url_for("postgresql://u@h:1/a?sslmode=require", "b") == (
         "postgresql://u@h:1/b?sslmode=require"
     )
+
+
+def test_pools_are_sized_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BARO_PG_POOL_MAX", "8")
+    env = eventsourcing_env("postgresql://baro@127.0.0.1:15432/registration")
+    assert (env["POSTGRES_POOL_SIZE"], env["POSTGRES_MAX_OVERFLOW"]) == ("4", "4")
+    monkeypatch.setenv("BARO_PG_POOL_MAX", "7")
+    env = eventsourcing_env("postgresql://baro@127.0.0.1:15432/registration")
+    assert int(env["POSTGRES_POOL_SIZE"]) + int(env["POSTGRES_MAX_OVERFLOW"]) == 7
+    monkeypatch.delenv("BARO_PG_POOL_MAX")
+    assert pool_max("BARO_PG_POOL_MAX") == 20
+    assert pool_max("BARO_PG_READ_POOL_MAX") == 5
+
+
+@pytest.mark.parametrize("value", ["0", "1", "-3", "ten", ""])
+def test_a_pool_size_that_is_not_a_count_of_connections_is_refused(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("BARO_PG_READ_POOL_MAX", value)
+    with pytest.raises(RuntimeError, match=r"BARO_PG_READ_POOL_MAX=.*at least 2"):
+        pool_max("BARO_PG_READ_POOL_MAX")
