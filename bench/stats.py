@@ -38,8 +38,10 @@ def cpu_seconds(pid: int, *, descendants: bool = True) -> float:
         return 0.0
 
 
-def tree_rss(pid: int) -> int:
-    """The summed resident memory of a process and its live descendants, in bytes."""
+def tree_rss(pid: int, *, proportional: bool = False) -> int:
+    """The summed resident memory of a process and its live descendants, in bytes; with
+    `proportional`, each one's share of the pages it shares with others (PSS: PostgreSQL's
+    backends all map its shared buffers, which summed RSS would count once per backend)."""
     try:
         process = psutil.Process(pid)
         tree = [process, *process.children(recursive=True)]
@@ -48,7 +50,7 @@ def tree_rss(pid: int) -> int:
     total = 0
     for member in tree:
         with contextlib.suppress(psutil.Error):
-            total += member.memory_info().rss
+            total += member.memory_full_info().pss if proportional else member.memory_info().rss
     return total
 
 
@@ -60,15 +62,15 @@ class PeakMemory:
     print(peak.mib)
     """
 
-    def __init__(self, pid: int, interval: float = 0.05) -> None:
-        self.pid, self.interval = pid, interval
+    def __init__(self, pid: int, interval: float = 0.05, *, proportional: bool = False) -> None:
+        self.pid, self.interval, self.proportional = pid, interval, proportional
         self.bytes = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, name="peak-memory", daemon=True)
 
     def _sample(self) -> None:
         while True:
-            self.bytes = max(self.bytes, tree_rss(self.pid))
+            self.bytes = max(self.bytes, tree_rss(self.pid, proportional=self.proportional))
             if self._stop.wait(self.interval):
                 return
 
