@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from faststream import AckPolicy
 from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
@@ -24,6 +24,7 @@ from baro_contracts.streams import DEAD_LETTER_STREAM, STREAMS, StreamSpec
 
 DEAD_LETTER_REASON = "Baro-Dead-Letter-Reason"
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def make_broker(nats_url: str, name: str = "consumer") -> NatsBroker:
@@ -96,6 +97,7 @@ def in_order_consumer(
     subject: str | None = None,
     max_deliveries: int = 20,
     retry_delay_seconds: float = 1.0,
+    ack_wait_seconds: float = 30.0,
 ) -> NatsBroker:
     """A durable pull consumer of one contract's events (`events`, e.g. "registration.v1":
     the subjects `registration.v1.>` of the producer's stream) with one message in flight,
@@ -106,7 +108,9 @@ def in_order_consumer(
     `refused` (the event is wrong and retrying cannot mend it) is dead-lettered at once;
     anything else (the store is down, say) is retried until it works. An `apply` that is a
     coroutine function is awaited on the loop instead. `subject` narrows the consumer to
-    some of the contract's subjects (default: all of them, `<events>.>`)."""
+    some of the contract's subjects (default: all of them, `<events>.>`). While `apply`
+    works, the message is reported in progress every third of `ack_wait_seconds`, so a long
+    one (a close of 40,000 structures) is not redelivered to another replica meanwhile."""
     broker = make_broker(nats_url, durable)
     run: Callable[[Any], Any] = (
         apply if inspect.iscoroutinefunction(apply) else lambda e: asyncio.to_thread(apply, e)
@@ -117,7 +121,9 @@ def in_order_consumer(
         stream=stream_of(stream_of_events(events)),
         durable=durable,
         pull_sub=PullSub(batch_size=1, timeout=1.0),
-        config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL, ack_wait=30, max_ack_pending=1),
+        config=ConsumerConfig(
+            deliver_policy=DeliverPolicy.ALL, ack_wait=ack_wait_seconds, max_ack_pending=1
+        ),
         ack_policy=AckPolicy.MANUAL,
     )
     async def on_event(body: dict[str, Any], msg: NatsMessage) -> None:
@@ -127,7 +133,7 @@ def in_order_consumer(
             await dead_letter(broker, msg, durable, f"not a {events} event: {exc}")
             return
         try:
-            await run(event)
+            await kept_in_progress(msg, run(event), every=ack_wait_seconds / 3)
         except not_yet as exc:
             if msg.raw_message.metadata.num_delivered >= max_deliveries:
                 await dead_letter(broker, msg, durable, f"gave up: {getattr(exc, 'message', exc)}")
@@ -145,6 +151,21 @@ def in_order_consumer(
         await msg.ack()
 
     return broker
+
+
+async def kept_in_progress(msg: NatsMessage, work: Awaitable[T], every: float) -> T:
+    """Await `work`, telling JetStream every `every` seconds that `msg` is still in hand."""
+
+    async def beat() -> None:
+        while True:
+            await asyncio.sleep(every)
+            await msg.in_progress()
+
+    beating = asyncio.create_task(beat())
+    try:
+        return await work
+    finally:
+        beating.cancel()
 
 
 def stream_of_events(events: str) -> StreamSpec:

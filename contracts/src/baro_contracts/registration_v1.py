@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from baro_contracts.base import ContractEvent, ContractModel
 
@@ -186,7 +186,12 @@ class OrderFormSigned(RegistrationEvent):
 
 
 class RegistrationClosed(RegistrationEvent):
-    """Registration for the edition closed and its free places were allocated."""
+    """Registration for the edition closed and its free places were allocated.
+
+    It counts the decisions; each one is its registration's `free_place_decided`, published
+    after this event. Closes published before editions could reach 40,000 registrations
+    listed them here too (an event listing 40,000 ids would pass NATS's 1 MiB limit).
+    """
 
     name: ClassVar[str] = "registration_closed"
     event_type: Literal["registration.v1.registration_closed"] = (
@@ -194,9 +199,27 @@ class RegistrationClosed(RegistrationEvent):
     )
     closed_at: datetime
     free_places: int
-    granted: list[UUID]
-    declined: list[UUID]
+    granted_count: int = Field(ge=0, description="Free registrations granted a free place.")
+    declined_count: int = Field(ge=0, description="Free registrations declined one.")
+    granted: list[UUID] = Field(
+        default_factory=list,
+        description="Only in closes published before the counts: the granted registrations.",
+    )
+    declined: list[UUID] = Field(
+        default_factory=list,
+        description="Only in closes published before the counts: the declined registrations.",
+    )
     panel_size: int = Field(description="Registrations in the panel: paid plus granted.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _counts_of_listed_decisions(cls, data: Any) -> Any:
+        """A close published with the lists but without the counts counts its lists."""
+        if isinstance(data, dict):
+            for outcome in ("granted", "declined"):
+                if f"{outcome}_count" not in data and outcome in data:
+                    data = {**data, f"{outcome}_count": len(data[outcome])}
+        return data
 
 
 EVENTS: tuple[type[RegistrationEvent], ...] = (

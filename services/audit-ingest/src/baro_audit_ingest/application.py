@@ -33,6 +33,7 @@ from baro_audit_ingest.referential import (
 )
 from baro_chassis.errors import validation_problems
 from baro_chassis.eventstore import TracedApplication, retry_on_conflict
+from baro_chassis.membership import open_membership
 from baro_chassis.service import Clock, utc_now
 from baro_contracts import registration_v1 as reg
 from baro_contracts.audit_v1 import Channel, Measures
@@ -69,6 +70,11 @@ class FrozenEdition:
     referential: ReferentialDocument
 
 
+PLAN_CHUNK = 500
+"""Structures planned per transaction at the close: each chunk is saved on its own, so that
+a close of 40,000 structures is many short transactions, and a redelivered close resumes."""
+
+
 class AuditApplication(TracedApplication):
     name = "audit_ingest"
     snapshotting_intervals = {AuditEdition: 50}
@@ -82,6 +88,13 @@ class AuditApplication(TracedApplication):
         self.on_planned: list[Callable[[list[PanelStructure]], None]] = []
         """Called with the structures whose plans were just saved (the probe writer keeps
         them: their first probe then needs no read of the event store)."""
+        self.edition_structures = open_membership(
+            self,
+            "edition_structures",
+            legacy_topic="baro_audit_ingest.domain:AuditEdition.RegistrationAdmitted",
+            member_attr="registration_id",
+        )
+        """Edition id → the registration ids of its structures, which the edition counts."""
 
     # --- registration's events ----------------------------------------------------------
 
@@ -121,6 +134,7 @@ class AuditApplication(TracedApplication):
                 sites=[_site(s) for s in registered.sites],
             )
             edition.admit(registered.registration_id)
+            self.edition_structures.add(edition.id, registered.registration_id)
             self.save(edition, structure)
             return True
 
@@ -140,7 +154,7 @@ class AuditApplication(TracedApplication):
     def on_free_place_decided(self, decided: reg.FreePlaceDecided) -> bool:
         if decided.outcome is not reg.FreePlaceOutcome.GRANTED:
             return False
-        return self._join_panel(decided.edition, decided.registration_id, "free", False)
+        return self._join_panel(decided.edition, decided.registration_id, "free", False, True)
 
     def on_switched_to_paid(self, switched: reg.SwitchedToPaid) -> bool:
         return self._join_panel(
@@ -148,17 +162,27 @@ class AuditApplication(TracedApplication):
             switched.registration_id,
             switched.participation.value,
             switched.options.physical_visit,
+            False,
         )
 
     def _join_panel(
-        self, year: int, registration_id: UUID, participation: str, physical_visit: bool
+        self,
+        year: int,
+        registration_id: UUID,
+        participation: str,
+        physical_visit: bool,
+        at_close: bool,
     ) -> bool:
+        """Join the panel; after the close, with a plan issued at once: a free place's,
+        decided by the close, dated from the close."""
+
         def attempt() -> bool:
             edition = self.edition(year)
             structure = self.structure(year, registration_id)
             joined = structure.join_panel(participation, physical_visit)
-            planned = edition.registration_closed_at is not None and structure.issue_plan(
-                edition, self.clock()
+            closed_at = edition.registration_closed_at
+            planned = closed_at is not None and structure.issue_plan(
+                edition, closed_at if at_close else self.clock()
             )
             if joined or planned:
                 self.save(structure)
@@ -167,27 +191,52 @@ class AuditApplication(TracedApplication):
         return retry_on_conflict(attempt)
 
     def on_registration_closed(self, closed: reg.RegistrationClosed) -> int:
-        """Record the close and issue the plan of every structure in the panel, at once."""
+        """Record the close, then issue the plan of every structure in the panel, a chunk
+        per transaction; the free places granted join after, each with its own event.
 
-        def attempt() -> list[PanelStructure]:
+        A redelivered close (or one resumed after a crash) plans only who has no plan yet.
+        Closes published before the counts list the granted registrations: they join here.
+        """
+
+        def record_close() -> AuditEdition:
             edition = self.edition(closed.edition)
-            edition.close_registration(closed.closed_at)
-            granted = set(closed.granted)
-            planned = []
-            for registration_id in edition.registration_ids:
-                structure = self.structure(closed.edition, registration_id)
-                if registration_id in granted:
-                    structure.join_panel("free", False)
-                if structure.issue_plan(edition, closed.closed_at):
-                    planned.append(structure)
-            self.save(edition, *planned)
-            return planned
+            if edition.close_registration(closed.closed_at):
+                self.save(edition)
+            return edition
 
         with self._edition_lock:
-            planned = retry_on_conflict(attempt)
+            edition = retry_on_conflict(record_close)
+        granted = set(closed.granted)
+        members = self.edition_structures.members(edition.id)
+        planned = 0
+        for start in range(0, len(members), PLAN_CHUNK):
+            chunk = members[start : start + PLAN_CHUNK]
+            planned += len(self._plan_chunk(edition, chunk, granted, closed.closed_at))
+        return planned
+
+    def _plan_chunk(
+        self,
+        edition: AuditEdition,
+        registration_ids: list[UUID],
+        granted: set[UUID],
+        closed_at: datetime,
+    ) -> list[PanelStructure]:
+        def attempt() -> list[PanelStructure]:
+            changed = []
+            for registration_id in registration_ids:
+                structure = self.find(PanelStructure, PanelStructure.create_id(registration_id))
+                if structure is None:
+                    continue  # listed by a save that failed
+                joined = registration_id in granted and structure.join_panel("free", False)
+                if structure.issue_plan(edition, closed_at) or joined:
+                    changed.append(structure)
+            self.save(*changed)
+            return [s for s in changed if s.plan is not None]
+
+        planned = retry_on_conflict(attempt)
         for listener in self.on_planned:
             listener(planned)
-        return len(planned)
+        return planned
 
     # --- referentials and plan settings -------------------------------------------------
 

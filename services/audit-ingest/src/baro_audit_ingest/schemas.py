@@ -105,7 +105,7 @@ class EditionOut(BaseModel):
             referential_version=edition.referential_version,
             referential_frozen_at=edition.frozen_at,
             registration_closed_at=edition.registration_closed_at,
-            structures=len(edition.registration_ids),
+            structures=edition.structure_count,
             channel_mix=edition.channel_mix,
             seed=edition.seed,
             auditors=edition.auditors,

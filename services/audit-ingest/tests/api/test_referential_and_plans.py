@@ -29,6 +29,7 @@ from audit_builders import (
     structure_registered,
     switched_to_paid,
 )
+from baro_audit_ingest import application as application_module
 from baro_audit_ingest.planning import plan_probes
 from baro_chassis.testing import Tokens
 from baro_contracts import registration_v1 as reg
@@ -502,3 +503,23 @@ def test_every_registration_event_delivered_twice_changes_nothing(
     assert [plan_json(client, tokens, s.registration_id) for s in structures] == plans
     assert client.get("/editions/2027", headers=tokens.admin).json() == edition_state
     assert get_referential(client, tokens)["latest_version"] == 1
+
+
+def test_a_close_plans_its_panel_chunk_by_chunk_and_once_however_often_it_arrives(
+    client: TestClient,
+    tokens: Tokens,
+    feed: Feed,
+    edition: reg.EditionOpened,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(application_module, "PLAN_CHUNK", 2)
+    paid = [structure_registered() for _ in range(5)]
+    free = structure_registered(participation=reg.Participation.FREE)
+    closed = registration_closed()  # counts only: the granted place follows as its own event
+    granted = free_place_decided(free.registration_id, reg.FreePlaceOutcome.GRANTED)
+    results = feed(*paid, free, closed, granted, closed)
+    assert results[-3:] == [5, True, 0], "5 paid at the close, the free one with its place"
+    plans = {p.registration_id: plan_json(client, tokens, p.registration_id) for p in paid}
+    assert plan_json(client, tokens, free.registration_id)["probes_planned"] == 13
+    feed(closed)
+    assert plans == {p.registration_id: plan_json(client, tokens, p.registration_id) for p in paid}

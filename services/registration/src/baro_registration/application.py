@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from baro_chassis.eventstore import Contention, TracedApplication, retry_on_conflict
+from baro_chassis.membership import open_membership
 from baro_chassis.service import Clock, utc_now
 from baro_contracts.registration_v1 import Participation
 from baro_registration.contact_access_log import (
@@ -48,6 +49,13 @@ class RegistrationApplication(TracedApplication):
             log.create_table()
             self.contact_keys, self.contact_log = keys, log
         self.contacts = RegistrationContacts(self, self.contact_keys, self.contact_log)
+        self.edition_registrations = open_membership(
+            self,
+            "edition_registrations",
+            legacy_topic="baro_registration.domain:Edition.RegistrationAdmitted",
+            member_attr="registration_id",
+        )
+        """Edition id → its registrations' ids, which the edition only counts."""
 
     def _edition_lock(self, year: int) -> threading.Lock:
         """Serialises this process's writes to one edition, so they do not race each other;
@@ -114,6 +122,7 @@ class RegistrationApplication(TracedApplication):
             edition.admit(registration.id, now)
             structure.enrol(year, registration.id)
             self.contact_keys.create(registration_id, key)
+            self.edition_registrations.add(edition.id, registration.id)
             self.save(edition, structure, registration)
             return registration
 
@@ -158,8 +167,9 @@ class RegistrationApplication(TracedApplication):
 
     def registrations(self, year: int) -> list[Registration]:
         edition = self.edition(year)
-        found = (self.find(Registration, rid) for rid in edition.registration_ids)
-        return [r for r in found if r is not None]
+        listed = self.edition_registrations.members(edition.id)
+        found = (self.find(Registration, rid) for rid in listed)
+        return [r for r in found if r is not None]  # a failed save lists one that is not
 
     def add_site(self, year: int, registration_id: UUID, site: dict[str, Any]) -> dict[str, Any]:
         def attempt() -> dict[str, Any]:

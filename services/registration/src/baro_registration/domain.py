@@ -109,7 +109,35 @@ def category_of(kind: StructureKind, population: int | None) -> Category:
 
 
 class Edition(Aggregate):
-    """One yearly campaign: its dates, its free places, who registered, and its close."""
+    """One yearly campaign: its dates, its free places, how many registered, and its close.
+
+    It counts its registrations and its close's decisions rather than listing them, so that
+    it stays as small at 40,000 registrations as at 4: the application lists an edition's
+    registrations from its membership table, and each decision is its registration's event.
+    """
+
+    class_version = 2
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        """Snapshots taken when the edition listed its registrations and decisions."""
+        state["registered_count"] = len(state.pop("registration_ids"))
+        state["granted_count"] = len(state.pop("granted"))
+        state["declined_count"] = len(state.pop("declined"))
+
+    class Closed(Aggregate.Event):
+        closed_at: datetime
+        granted_count: int
+        declined_count: int
+        panel_size: int
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """Closes recorded with the lists of granted and declined registrations."""
+            state["granted_count"] = len(state.pop("granted"))
+            state["declined_count"] = len(state.pop("declined"))
 
     @staticmethod
     def create_id(year: int) -> UUID:
@@ -163,10 +191,10 @@ class Edition(Aggregate):
         self.audit_window_start = audit_window_start
         self.audit_window_end = audit_window_end
         self.free_places = free_places
-        self.registration_ids: list[UUID] = []
+        self.registered_count = 0
         self.closed_at: datetime | None = None
-        self.granted: list[UUID] = []
-        self.declined: list[UUID] = []
+        self.granted_count = 0
+        self.declined_count = 0
         self.panel_size: int | None = None
 
     @property
@@ -191,7 +219,7 @@ class Edition(Aggregate):
 
     @event("RegistrationAdmitted")
     def _admitted(self, registration_id: UUID) -> None:
-        self.registration_ids.append(registration_id)
+        self.registered_count += 1
 
     def close(
         self, at: datetime, candidates: list[FreePlaceCandidate], paid_in_panel: int
@@ -214,22 +242,22 @@ class Edition(Aggregate):
             )
             for rank, c in enumerate(ordered, start=1)
         ]
-        granted = [a.registration_id for a in allocations if a.granted]
+        granted = sum(1 for a in allocations if a.granted)
         self._closed(
             closed_at=at,
-            granted=granted,
-            declined=[a.registration_id for a in allocations if not a.granted],
-            panel_size=paid_in_panel + len(granted),
+            granted_count=granted,
+            declined_count=len(allocations) - granted,
+            panel_size=paid_in_panel + granted,
         )
         return allocations
 
-    @event("Closed")
+    @event(Closed)
     def _closed(
-        self, closed_at: datetime, granted: list[UUID], declined: list[UUID], panel_size: int
+        self, closed_at: datetime, granted_count: int, declined_count: int, panel_size: int
     ) -> None:
         self.closed_at = closed_at
-        self.granted = granted
-        self.declined = declined
+        self.granted_count = granted_count
+        self.declined_count = declined_count
         self.panel_size = panel_size
 
 

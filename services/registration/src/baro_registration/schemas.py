@@ -63,10 +63,10 @@ class EditionOut(BaseModel):
             audit_window_end=edition.audit_window_end,
             free_places=edition.free_places,
             status="closed" if edition.closed_at else "open",
-            registrations=len(edition.registration_ids),
+            registrations=edition.registered_count,
             closed_at=edition.closed_at,
-            granted=len(edition.granted),
-            declined=len(edition.declined),
+            granted=edition.granted_count,
+            declined=edition.declined_count,
             panel_size=edition.panel_size,
         )
 

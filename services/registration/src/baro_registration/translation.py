@@ -27,8 +27,8 @@ class RegistrationTranslator(Translator):
             edition=edition.year,
             closed_at=event.closed_at,
             free_places=edition.free_places,
-            granted=event.granted,
-            declined=event.declined,
+            granted_count=event.granted_count,
+            declined_count=event.declined_count,
             panel_size=event.panel_size,
         )
 
