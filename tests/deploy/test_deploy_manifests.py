@@ -86,6 +86,15 @@ def test_a_typo_in_a_cloudnativepg_field_is_caught() -> None:
 
 
 @pytest.mark.unit
+def test_a_misspelled_kubernetes_field_is_refused() -> None:
+    deployment = by_kind("Deployment")["baro-registration"]
+    (container,) = containers(deployment)
+    container["readinesProbe"] = container.pop("readinessProbe")
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(deployment, KUBERNETES_VERSION, strict=True)
+
+
+@pytest.mark.unit
 def test_every_service_has_probes_resources_a_budget_and_an_autoscaler() -> None:
     deployments = by_kind("Deployment")
     services, budgets, autoscalers = (
