@@ -29,6 +29,7 @@ from nats.js import JetStreamContext
 from nats.js.api import PubAck
 
 from baro_chassis.eventstore import TracedApplication
+from baro_chassis.metrics import RELAY_PUBLISHED
 from baro_chassis.nats import connect, ensure_stream
 from baro_chassis.postgres import create_tables
 from baro_chassis.resilience import Outage, keep_running, wait_or_stop
@@ -196,6 +197,7 @@ class Relay:
                     if isinstance(ack, BaseException):
                         raise ack  # the events after it were refused: published again next time
                     self.stats.published += 1
+                    RELAY_PUBLISHED.labels(self.service).inc()
                     self.stats.duplicates += bool(ack.duplicate)
                 published = notification_id
         finally:
