@@ -52,6 +52,7 @@ CREATE TABLE IF NOT EXISTS relay_positions (
 CONNECT_TIMEOUT_SECONDS = 10.0
 QUERY_TIMEOUT_SECONDS = 30.0
 LEADERSHIP_POLL_SECONDS = 1.0
+FINAL_PUBLISH_SECONDS = 5.0
 
 
 class RelayState(StrEnum):
@@ -242,8 +243,25 @@ class Relay:
                 outage.recovered()
                 if read < self.batch_size:
                     await wait_or_stop(stop, self.idle_wait)
+            await self._publish_last()
         finally:
             await self.close()
+
+    async def _publish_last(self) -> None:
+        """On stop, what the last requests recorded goes out before the process ends
+        (else it would wait in the event store for the next start). Bounded, and only on a
+        live connection: a relay stopped during an outage stops at once."""
+        if self._nc is None or not self._nc.is_connected:
+            return
+
+        async def drain() -> None:
+            while await self.publish_pending() >= self.batch_size:
+                pass
+
+        try:
+            await asyncio.wait_for(drain(), FINAL_PUBLISH_SECONDS)
+        except TimeoutError:
+            log.warning("relay %s: stopped with events still to publish", self.service)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Relay until `stop` is set, through any number of PostgreSQL or NATS outages."""
