@@ -54,7 +54,7 @@ def test_requests_are_counted_per_route_template_and_status(
     }
     assert after == {"200": before["200"] + 2, "401": before["401"] + 1, "404": before["404"] + 1}
     latency = sample(client, "baro_http_request_duration_seconds_count", **QUOTES, status="200")
-    assert latency is not None and latency >= 2
+    assert (latency or 0) >= 2
     families = [f.name for f in text_string_to_metric_families(client.get("/metrics").text)]
     assert "/metrics" not in client.get("/openapi.json").json()["paths"]
     assert "baro_http_request_duration_seconds" in families
@@ -67,7 +67,7 @@ def test_relay_lag_counts_what_is_recorded_and_not_yet_relayed(
     assert sample(client, "baro_relay_lag_notifications", service="billing") == 0
     feed(registered("Mairie de Dax"), registered("Mairie de Pau"))
     lag = sample(client, "baro_relay_lag_notifications", service="billing")
-    assert lag is not None and lag >= 2
+    assert (lag or 0) >= 2
     assert sample(client, "baro_metrics_sample_up", service="billing", source="database") == 1
 
 

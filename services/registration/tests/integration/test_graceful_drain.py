@@ -103,4 +103,5 @@ def test_sigterm_drains_answers_what_it_was_sent_and_exits_zero(
     }
     assert {before.json()["registration_id"], during.json()["registration_id"]} <= registered
     lines = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
-    assert lines and all(line["service"] == "registration" for line in lines)
+    assert lines
+    assert all(line["service"] == "registration" for line in lines)
