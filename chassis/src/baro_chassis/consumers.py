@@ -18,6 +18,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 from opentelemetry import trace
 from pydantic import ValidationError
 
+from baro_chassis.metrics import DEAD_LETTERED
 from baro_chassis.nats import broker_options, connect, ensure_stream
 from baro_contracts.catalog import event_class
 from baro_contracts.streams import DEAD_LETTER_STREAM, STREAMS, StreamSpec
@@ -67,6 +68,7 @@ async def dead_letter(broker: NatsBroker, msg: NatsMessage, consumer: str, reaso
         headers=_dead_letter_headers(raw, reason),
         stream=DEAD_LETTER_STREAM.name,
     )
+    DEAD_LETTERED.labels(consumer).inc()
     await msg.ack()
 
 
@@ -78,6 +80,7 @@ async def dead_letter_raw(js: JetStreamContext, raw: Msg, consumer: str, reason:
         headers=_dead_letter_headers(raw, reason),
         stream=DEAD_LETTER_STREAM.name,
     )
+    DEAD_LETTERED.labels(consumer).inc()
 
 
 def _dead_letter_headers(raw: Msg, reason: str) -> dict[str, str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from typing import Any
@@ -14,6 +13,8 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from baro_chassis.body_limit import BodyLimit
 from baro_chassis.errors import install_error_handlers
+from baro_chassis.logs import configure_logging
+from baro_chassis.metrics import install_metrics
 from baro_chassis.outage import install_outage_handler
 from baro_chassis.readiness import Readiness, readiness
 from baro_chassis.settings import Settings
@@ -52,9 +53,7 @@ def create_service_app(
     """The service's app. Request bodies are limited to `settings.max_body_bytes`, or on
     the paths matching a pattern of `larger_bodies` (a regular expression) to its size."""
     # Warnings and errors of our own code (relay, consumers) go to the service's log.
-    logging.basicConfig(
-        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings.service)
     setup_telemetry(settings.service)
     app = FastAPI(
         title=title, description=description, version="1.0.0", lifespan=_settling(lifespan)
@@ -83,8 +82,11 @@ def create_service_app(
         status = 200 if report.status == "ready" else 503
         return JSONResponse(report.model_dump(mode="json"), status_code=status)
 
+    install_metrics(app, settings)
     # One span per request; the per-chunk receive/send spans cost more than they tell.
     FastAPIInstrumentor.instrument_app(
-        app, excluded_urls="health,ready,docs,openapi.json", exclude_spans=["receive", "send"]
+        app,
+        excluded_urls="health,ready,metrics,docs,openapi.json",
+        exclude_spans=["receive", "send"],
     )
     return app

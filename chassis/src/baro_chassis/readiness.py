@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 
 from baro_chassis.relay import Relay, RelayState
 from baro_chassis.resilience import CONNECTION_ERRORS
+from baro_chassis.serving import DRAINING
 
 CHECK_TIMEOUT_SECONDS = 2.0
 
@@ -45,6 +46,8 @@ async def readiness(app: FastAPI) -> Readiness:
     checks: dict[str, Check] = app.state.readiness_checks
     answers = await asyncio.gather(*(_bounded(check) for check in checks.values()))
     parts = dict(zip(checks, answers, strict=True))
+    if DRAINING.is_set():
+        parts["process"] = PartReadiness(ready=False, detail="draining: SIGTERM received")
     not_ready = [part for part, answer in parts.items() if not answer.ready]
     return Readiness(
         status="not_ready" if not_ready else "ready",

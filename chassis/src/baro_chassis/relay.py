@@ -29,6 +29,7 @@ from nats.js import JetStreamContext
 from nats.js.api import PubAck
 
 from baro_chassis.eventstore import TracedApplication
+from baro_chassis.metrics import RELAY_PUBLISHED
 from baro_chassis.nats import connect, ensure_stream
 from baro_chassis.postgres import create_tables
 from baro_chassis.resilience import Outage, keep_running, wait_or_stop
@@ -51,6 +52,7 @@ CREATE TABLE IF NOT EXISTS relay_positions (
 CONNECT_TIMEOUT_SECONDS = 10.0
 QUERY_TIMEOUT_SECONDS = 30.0
 LEADERSHIP_POLL_SECONDS = 1.0
+FINAL_PUBLISH_SECONDS = 5.0
 
 
 class RelayState(StrEnum):
@@ -196,6 +198,7 @@ class Relay:
                     if isinstance(ack, BaseException):
                         raise ack  # the events after it were refused: published again next time
                     self.stats.published += 1
+                    RELAY_PUBLISHED.labels(self.service).inc()
                     self.stats.duplicates += bool(ack.duplicate)
                 published = notification_id
         finally:
@@ -240,8 +243,25 @@ class Relay:
                 outage.recovered()
                 if read < self.batch_size:
                     await wait_or_stop(stop, self.idle_wait)
+            await self._publish_last()
         finally:
             await self.close()
+
+    async def _publish_last(self) -> None:
+        """On stop, what the last requests recorded goes out before the process ends
+        (else it would wait in the event store for the next start). Bounded, and only on a
+        live connection: a relay stopped during an outage stops at once."""
+        if self._nc is None or not self._nc.is_connected:
+            return
+
+        async def drain() -> None:
+            while await self.publish_pending() >= self.batch_size:
+                pass
+
+        try:
+            await asyncio.wait_for(drain(), FINAL_PUBLISH_SECONDS)
+        except TimeoutError:
+            log.warning("relay %s: stopped with events still to publish", self.service)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Relay until `stop` is set, through any number of PostgreSQL or NATS outages."""

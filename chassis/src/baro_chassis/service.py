@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from fastapi import FastAPI
 
 from baro_chassis.eventstore import TracedApplication
+from baro_chassis.logs import configure_logging
 from baro_chassis.readiness import add_check, database_check, relay_check
 from baro_chassis.relay import Relay
 from baro_chassis.settings import SERVICE_PORTS, Settings
@@ -72,7 +73,9 @@ async def run_relay_only(
     build_application: Callable[[Settings], App],
     build_relay: Callable[[Settings, App], Relay],
 ) -> None:
-    """`baro-<service> relay`: the relay without the API, until SIGINT or SIGTERM."""
+    """`baro-<service> relay`: the relay without the API, until SIGINT or SIGTERM, when it
+    ends after the batch in hand."""
+    configure_logging(settings.service)
     application = await asyncio.to_thread(build_application, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -20,7 +20,6 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-import uvicorn
 from fastapi import FastAPI
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -40,6 +39,7 @@ from baro_audit_ingest.translation import AuditTranslator
 from baro_audit_ingest.writer import ProbeWriter
 from baro_chassis.embedded import stop_process
 from baro_chassis.http import create_service_app, settle_heap
+from baro_chassis.logs import configure_logging
 from baro_chassis.nats import connect
 from baro_chassis.postgres import open_application
 from baro_chassis.processes import die_with_parent, die_with_parent_now
@@ -61,6 +61,7 @@ from baro_chassis.service import (
     run_relay_only,
     utc_now,
 )
+from baro_chassis.serving import serve_app
 from baro_chassis.settings import Settings
 from baro_contracts.streams import AUDIT_STREAM
 
@@ -202,6 +203,7 @@ def app_from_env() -> FastAPI:
 async def run_writer(settings: Settings, *, run_relay: bool = True) -> None:
     """`baro-audit-ingest writer`: records probes sent by the API, runs the relay and the
     registration consumer; stops on SIGINT/SIGTERM or when its parent `serve` is gone."""
+    configure_logging(SERVICE)
     application = await asyncio.to_thread(build_application, settings)
     stop = asyncio.Event()
     watcher = asyncio.create_task(stop_when_told_or_orphaned(stop))
@@ -274,24 +276,25 @@ def _raise_system_exit(signum: int, _: object) -> None:
 def serve(host: str, port: int, *, single_process: bool, run_relay: bool, workers: int = 1) -> None:
     if single_process:
         app = create_app(Settings.from_env(SERVICE), run_relay=run_relay)
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        serve_app(app, service=SERVICE, host=host, port=port)
         return
     command = [sys.executable, "-m", "baro_audit_ingest.main", "writer"]
     if not run_relay:
         command.append("--no-relay")
     writer = WriterSupervisor(command)
     writer.start()
-    # uvicorn re-raises SIGTERM once it has shut down; as an exception, it lets the `finally`
-    # below stop the writer process (the default action would end this process first).
+    # A SIGTERM outside the server's own handling (uvicorn's workers supervisor re-raises it
+    # once it has shut down) is an exception here, so the `finally` below stops the writer
+    # process (the default action would end this process first).
     signal.signal(signal.SIGTERM, _raise_system_exit)
     try:
-        uvicorn.run(
+        serve_app(
             "baro_audit_ingest.main:app_from_env",
+            service=SERVICE,
             factory=True,
             host=host,
             port=port,
             workers=workers,
-            log_level="warning",
         )
     finally:
         writer.stop()

@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
-import uvicorn
 from fastapi import FastAPI
 
 from baro_billing.api import install_domain_errors, router
@@ -30,6 +29,7 @@ from baro_chassis.service import (
     start_relay,
     utc_now,
 )
+from baro_chassis.serving import serve_app
 from baro_chassis.settings import Settings
 from baro_contracts.streams import BILLING_STREAM
 
@@ -93,7 +93,7 @@ def cli() -> None:
     args = parser.parse_args()
     if args.command == "serve":
         app = create_app(Settings.from_env(SERVICE), run_relay=not args.no_relay)
-        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+        serve_app(app, service=SERVICE, host=args.host, port=args.port)
     else:
         asyncio.run(run_relay_only(Settings.from_env(SERVICE), build_application, build_relay))
 

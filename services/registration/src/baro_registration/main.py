@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
-import uvicorn
 from fastapi import FastAPI
 
 from baro_chassis.http import create_service_app
@@ -26,6 +25,7 @@ from baro_chassis.service import (
     start_relay,
     utc_now,
 )
+from baro_chassis.serving import serve_app
 from baro_chassis.settings import Settings
 from baro_contracts.streams import REGISTRATION_STREAM
 from baro_registration import contact_routes
@@ -88,9 +88,9 @@ def cli() -> None:
     if args.command == "relay":
         asyncio.run(run_relay_only(settings, build_application, build_relay))
         return
-    uvicorn.run(
+    serve_app(
         create_app(settings, run_relay=not args.no_relay),
+        service=SERVICE,
         host=args.host,
         port=args.port,
-        log_level="warning",
     )

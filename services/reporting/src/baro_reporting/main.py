@@ -14,7 +14,6 @@ import os
 import sys
 from collections.abc import AsyncIterator
 
-import uvicorn
 from fastapi import FastAPI
 from tqdm import tqdm
 
@@ -32,6 +31,7 @@ from baro_chassis.service import (
     start_relay,
     utc_now,
 )
+from baro_chassis.serving import serve_app
 from baro_chassis.settings import Settings
 from baro_contracts.streams import REPORTING_STREAM
 from baro_reporting import replay
@@ -158,7 +158,7 @@ def cli() -> None:
     settings = Settings.from_env(SERVICE)
     if args.command == "serve":
         app = create_app(settings, run_relay=not args.no_relay)
-        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+        serve_app(app, service=SERVICE, host=args.host, port=args.port)
     elif args.command == "relay":
         asyncio.run(run_relay_only(settings, build_application, build_relay))
     elif args.command == "build":

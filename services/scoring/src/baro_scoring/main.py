@@ -12,7 +12,6 @@ import contextlib
 import sys
 from collections.abc import AsyncIterator
 
-import uvicorn
 from fastapi import FastAPI
 
 from baro_chassis.http import create_service_app
@@ -29,6 +28,7 @@ from baro_chassis.service import (
     start_relay,
     utc_now,
 )
+from baro_chassis.serving import serve_app
 from baro_chassis.settings import Settings
 from baro_contracts.streams import SCORING_STREAM
 from baro_scoring.api import install_domain_errors, router
@@ -114,7 +114,7 @@ def cli() -> None:
     args = parser.parse_args()
     if args.command == "serve":
         app = create_app(Settings.from_env(SERVICE), run_relay=not args.no_relay)
-        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+        serve_app(app, service=SERVICE, host=args.host, port=args.port)
     elif args.command == "relay":
         asyncio.run(run_relay_only(Settings.from_env(SERVICE), build_application, build_relay))
     else:
