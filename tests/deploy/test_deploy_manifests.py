@@ -131,8 +131,8 @@ def test_audit_ingest_api_and_probe_writer_are_separate_deployments() -> None:
     deployments = by_kind("Deployment")
     (api,) = containers(deployments["baro-audit-ingest-api"])
     (writer,) = containers(deployments["baro-audit-ingest-writer"])
-    # `serve` would start a writer child of its own: the API runs the app factory alone.
-    assert api["command"][:3] == ["uvicorn", "baro_audit_ingest.main:app_from_env", "--factory"]
+    # Without --no-writer, `serve` would start a writer child of its own.
+    assert api["command"][:3] == ["baro-audit-ingest", "serve", "--no-writer"]
     assert writer["command"] == ["baro-audit-ingest", "writer"]
 
 

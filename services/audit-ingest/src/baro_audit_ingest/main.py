@@ -146,9 +146,12 @@ def create_app(
     run_consumer: bool = True,
     clock: Clock = utc_now,
     remote_writer: bool = False,
+    wait_for_writer: bool = True,
 ) -> FastAPI:
     """The API. With `remote_writer`, probes go to the probe writer process (which also runs
-    the relay and the consumer); otherwise this process records them itself."""
+    the relay and the consumer; started with the API, it is waited for unless
+    `wait_for_writer` is False: run apart, probes are answered 503 until one answers);
+    otherwise this process records them itself."""
     settings = settings or Settings.from_env(SERVICE)
 
     @contextlib.asynccontextmanager
@@ -161,7 +164,8 @@ def create_app(
             add_check(app, "nats", nats_check(nc))
             add_check(app, "probe_writer", writer_check(nc))
             recorder = RemoteRecorder(nc)
-            await recorder.wait_ready()
+            if wait_for_writer:
+                await recorder.wait_ready()
             app.state.recorder = recorder
             try:
                 yield
@@ -198,6 +202,12 @@ def app_from_env() -> FastAPI:
     With several workers, each is a child of `serve`, and ends with it."""
     die_with_parent_now()
     return create_app(Settings.from_env(SERVICE), remote_writer=True)
+
+
+def api_only_from_env() -> FastAPI:
+    """The API `serve --no-writer` runs: its probe writers run apart, and may start later."""
+    die_with_parent_now()
+    return create_app(Settings.from_env(SERVICE), remote_writer=True, wait_for_writer=False)
 
 
 async def run_writer(settings: Settings, *, run_relay: bool = True) -> None:
@@ -273,7 +283,17 @@ def _raise_system_exit(signum: int, _: object) -> None:
     raise SystemExit(128 + signum)
 
 
-def serve(host: str, port: int, *, single_process: bool, run_relay: bool, workers: int = 1) -> None:
+def serve(
+    host: str,
+    port: int,
+    *,
+    single_process: bool,
+    run_relay: bool,
+    workers: int = 1,
+    with_writer: bool = True,
+) -> None:
+    """The API; its probe writer in a child process, unless `with_writer` is False (writers
+    run as their own processes: `baro-audit-ingest writer`, a Deployment of their own)."""
     if single_process:
         app = create_app(Settings.from_env(SERVICE), run_relay=run_relay)
         serve_app(app, service=SERVICE, host=host, port=port)
@@ -282,14 +302,15 @@ def serve(host: str, port: int, *, single_process: bool, run_relay: bool, worker
     if not run_relay:
         command.append("--no-relay")
     writer = WriterSupervisor(command)
-    writer.start()
+    if with_writer:
+        writer.start()
     # A SIGTERM outside the server's own handling (uvicorn's workers supervisor re-raises it
     # once it has shut down) is an exception here, so the `finally` below stops the writer
     # process (the default action would end this process first).
     signal.signal(signal.SIGTERM, _raise_system_exit)
     try:
         serve_app(
-            "baro_audit_ingest.main:app_from_env",
+            f"baro_audit_ingest.main:{'app_from_env' if with_writer else 'api_only_from_env'}",
             service=SERVICE,
             factory=True,
             host=host,
@@ -315,6 +336,11 @@ def cli() -> None:
         default=int(os.environ.get("AUDIT_INGEST_API_WORKERS", "1")),
         help="API processes (they share the one probe writer process)",
     )
+    serve_cmd.add_argument(
+        "--no-writer",
+        action="store_true",
+        help="the API only: probes go to probe writers run apart (`baro-audit-ingest writer`)",
+    )
     writer_cmd = sub.add_parser("writer", help="run the probe writer, relay and consumer only")
     writer_cmd.add_argument("--no-relay", action="store_true")
     from baro_audit_ingest import campaign
@@ -334,6 +360,7 @@ def cli() -> None:
             single_process=args.single_process,
             run_relay=not args.no_relay,
             workers=args.workers,
+            with_writer=not args.no_writer,
         )
         return
     sys.exit(campaign.run_command(args))

@@ -21,18 +21,34 @@ from baro_chassis.testing import TEST_JWT_SECRET
 pytestmark = pytest.mark.e2e
 
 
-def start_serve(database_url: str, nats_url: str) -> tuple[subprocess.Popen[bytes], int]:
-    port = free_port()
-    env = {
+SCRIPT = Path(sysconfig.get_path("scripts")) / "baro-audit-ingest"
+
+
+def service_env(database_url: str, nats_url: str) -> dict[str, str]:
+    return {
         **os.environ,
         "NATS_URL": nats_url,
         "AUDIT_INGEST_DATABASE_URL": database_url,
         "BARO_JWT_SECRET": TEST_JWT_SECRET,
     }
-    script = Path(sysconfig.get_path("scripts")) / "baro-audit-ingest"
-    process = subprocess.Popen([str(script), "serve", "--port", str(port)], env=env)
+
+
+def start_serve(
+    database_url: str, nats_url: str, *options: str
+) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    env = service_env(database_url, nats_url)
+    process = subprocess.Popen([str(SCRIPT), "serve", "--port", str(port), *options], env=env)
     wait_healthy(port, process)
     return process, port
+
+
+def wait_until_ready(port: int, serve: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while ready(port).status_code != 200:
+        assert serve.poll() is None, "serve stopped"
+        assert time.monotonic() < deadline, ready(port).text
+        time.sleep(0.1)
 
 
 def writer_of(serve: subprocess.Popen[bytes]) -> psutil.Process:
@@ -60,10 +76,7 @@ def test_serve_restarts_its_writer_when_it_dies_and_is_ready_again(
 ) -> None:
     serve, port = start_serve(database_url, nats_url)
     try:
-        deadline = time.monotonic() + 60
-        while ready(port).status_code != 200:
-            assert time.monotonic() < deadline, ready(port).text
-            time.sleep(0.1)
+        wait_until_ready(port, serve)
         first = writer_of(serve)
         first.send_signal(signal.SIGKILL)
         first.wait(10)
@@ -95,3 +108,26 @@ def test_a_writer_whose_serve_was_killed_hard_stops_by_itself(
     finally:
         if writer.is_running():
             writer.kill()
+
+
+def test_the_api_and_its_probe_writer_run_as_separate_deployments(
+    database_url: str, nats_url: str
+) -> None:
+    """`serve --no-writer` (the API's Deployment) starts no writer, and says it lacks one
+    until `baro-audit-ingest writer` (the writers' Deployment) runs beside it."""
+    serve, port = start_serve(database_url, nats_url, "--no-writer")
+    writer: subprocess.Popen[bytes] | None = None
+    try:
+        assert psutil.Process(serve.pid).children() == []
+        deadline = time.monotonic() + 60
+        while (answer := ready(port)).status_code != 503 or answer.json()["not_ready"] != [
+            "probe_writer"
+        ]:
+            assert time.monotonic() < deadline, answer.text
+            time.sleep(0.1)
+        writer = subprocess.Popen([str(SCRIPT), "writer"], env=service_env(database_url, nats_url))
+        wait_until_ready(port, serve)
+    finally:
+        stop_process(serve)
+        if writer is not None:
+            stop_process(writer)
