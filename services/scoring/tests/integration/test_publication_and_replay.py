@@ -212,6 +212,8 @@ def test_a_later_editions_referential_leaves_an_earlier_replay_unchanged(
     scores = scores_when(client, tokens.admin, town.registration_id, probes=1, year=2028)
     assert scores["global"]["exact"] == "25"  # (5*0 + 2*1 + 1*0) / (5 + 2 + 1)
 
+    # The replay compares with the publication on the SCORING stream: once the relay put it.
+    asyncio.run(read_stream(nats_url, "SCORING", 1, wait_seconds=60))
     outcome = replayed(scoring_settings, 2027)
     assert outcome.fingerprint == fingerprint
     assert outcome.matches is True
