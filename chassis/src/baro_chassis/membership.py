@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -55,15 +56,17 @@ class PostgresMembership:
         self._table = table
         self._name = sql.Identifier(table)
 
-    def create_table(self) -> bool:
-        """Create the table if it is missing; True when it was (the caller then backfills).
-        Serialised by an advisory lock so that replicas starting together create it once."""
+    def create_table(self, backfill: Callable[[], list[tuple[UUID, UUID]]]) -> None:
+        """Create the table if it is missing, filled with `backfill()`'s members in the same
+        transaction: a process stopped half-way leaves no table, never an empty one that
+        would not be filled again. Serialised by an advisory lock so that replicas starting
+        together create it once."""
         with self._datastore.transaction(commit=True) as cur:
             cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self._table,))
             cur.execute("SELECT to_regclass(%s) AS found", (self._table,))
             row = cur.fetchone()
             if row is not None and row["found"] is not None:
-                return False
+                return
             cur.execute(
                 sql.SQL(
                     "CREATE TABLE {} ("
@@ -71,23 +74,26 @@ class PostgresMembership:
                     " position bigserial NOT NULL, PRIMARY KEY (group_id, member_id))"
                 ).format(self._name)
             )
-            return True
+            self._insert(cur, backfill())
 
     def add(self, group: UUID, member: UUID) -> None:
         self.add_many([(group, member)])
 
     def add_many(self, pairs: list[tuple[UUID, UUID]]) -> None:
+        with self._datastore.transaction(commit=True) as cur:
+            self._insert(cur, pairs)
+
+    def _insert(self, cur: Any, pairs: list[tuple[UUID, UUID]]) -> None:
         if not pairs:
             return
         groups, members = zip(*pairs, strict=True)
-        with self._datastore.transaction(commit=True) as cur:
-            cur.execute(
-                sql.SQL(
-                    "INSERT INTO {} (group_id, member_id) "
-                    "SELECT * FROM unnest(%s::uuid[], %s::uuid[]) ON CONFLICT DO NOTHING"
-                ).format(self._name),
-                (list(groups), list(members)),
-            )
+        cur.execute(
+            sql.SQL(
+                "INSERT INTO {} (group_id, member_id) "
+                "SELECT * FROM unnest(%s::uuid[], %s::uuid[]) ON CONFLICT DO NOTHING"
+            ).format(self._name),
+            (list(groups), list(members)),
+        )
 
     def members(self, group: UUID) -> list[UUID]:
         with self._datastore.transaction(commit=False) as cur:
@@ -122,8 +128,7 @@ def open_membership(
             memory.add(group, member)
         return memory
     membership = PostgresMembership(datastore, table)
-    if membership.create_table():
-        membership.add_many(list(_legacy_pairs(application, legacy_topic, member_attr)))
+    membership.create_table(lambda: _legacy_pairs(application, legacy_topic, member_attr))
     return membership
 
 
