@@ -213,7 +213,7 @@ def up(data_dir: Path, *, nats_cluster: int = 0) -> int:
     try:
         stop_leftover_services(pid_file)
         nats_url = os.environ.get("NATS_URL")
-        replicas = os.environ.get("BARO_STREAM_REPLICAS", "3" if nats_cluster else "1")
+        replicas = os.environ.get("BARO_STREAM_REPLICAS", "3" if nats_cluster > 1 else "1")
         if not nats_url:
             nats = start_nats(data_dir, nats_cluster)
             servers.append(nats)
