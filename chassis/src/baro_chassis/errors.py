@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from baro_chassis.eventstore import Contention
+from baro_chassis.eventstore import Contention, EventTooLarge
 
 
 class ProblemOut(BaseModel):
@@ -132,6 +132,11 @@ def install_error_handlers(app: FastAPI) -> None:
     async def contention(_: Request, exc: Contention) -> JSONResponse:
         error = busy(exc)
         return JSONResponse(error.body(), status_code=error.status, headers={"Retry-After": "1"})
+
+    @app.exception_handler(EventTooLarge)
+    async def event_too_large(_: Request, exc: EventTooLarge) -> JSONResponse:
+        body = {"error": "event_too_large", "message": str(exc), "errors": []}
+        return JSONResponse(body, status_code=413)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:

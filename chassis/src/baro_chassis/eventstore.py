@@ -15,7 +15,15 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording, Transcoding
+from eventsourcing.domain import CanSnapshotAggregate, DomainEventProtocol
+from eventsourcing.persistence import (
+    IntegrityError,
+    JSONTranscoder,
+    Mapper,
+    Recording,
+    StoredEvent,
+    Transcoding,
+)
 
 from baro_chassis.telemetry import current_carrier
 
@@ -41,6 +49,35 @@ class DateAsISO(Transcoding):
         return date.fromisoformat(data)
 
 
+MAX_EVENT_BYTES = 512 * 1024
+"""An event's recorded size limit: half of NATS's 1 MiB message limit, so its published form
+(the same fields, renamed, in an envelope) is well under it. Over NATS's limit, the in-order
+relay would retry the event forever and hold back every event after it."""
+
+
+class EventTooLarge(Exception):
+    """A command would record an event over MAX_EVENT_BYTES: nothing is recorded (413)."""
+
+    def __init__(self, topic: str, size: int) -> None:
+        name = topic.rpartition(":")[2]
+        super().__init__(
+            f"this change would record a {name} event of {size:,} bytes, over the "
+            f"{MAX_EVENT_BYTES:,} an event may have: send it in smaller parts or shorter texts"
+        )
+
+
+class SizeCheckingMapper(Mapper[UUID]):
+    """Refuses to store an event over MAX_EVENT_BYTES (snapshots, never published, may be)."""
+
+    def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
+        stored = super().to_stored_event(domain_event)
+        if len(stored.state) > MAX_EVENT_BYTES and not isinstance(
+            domain_event, CanSnapshotAggregate
+        ):
+            raise EventTooLarge(stored.topic, len(stored.state))
+        return stored
+
+
 class TracedApplication(Application[UUID]):
     def __init__(self, env: dict[str, str] | None = None) -> None:
         super().__init__(env=env)
@@ -49,6 +86,11 @@ class TracedApplication(Application[UUID]):
         if self._datastore is not None:
             with self._datastore.get_connection() as conn:
                 conn.execute(TRACE_LINKS_DDL)
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        return self.factory.mapper(
+            transcoder=self.construct_transcoder(), mapper_class=SizeCheckingMapper
+        )
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

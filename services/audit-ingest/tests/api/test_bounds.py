@@ -60,3 +60,23 @@ def test_a_probe_count_out_of_range_is_refused(
     long_id = {**body, "channel_mix": {"phone": 4}, "auditors": ["x" * 65]}
     refused = client.put("/editions/2027/plan-settings", json=long_id, headers=tokens.admin)
     assert_refused(refused, 422, "auditors.0", "at most 64 characters")
+
+
+def test_a_referential_too_large_to_publish_is_refused_and_the_version_is_unchanged(
+    client: TestClient, tokens: Tokens, edition: reg.EditionOpened
+) -> None:
+    """Each text within its bound and the body within 1 MiB, but together more than an event
+    may hold (NATS refuses messages over 1 MiB, and the relay would retry it forever)."""
+    body = referential_body()
+    numbers: dict[str, int] = {}
+    items = []
+    for k in range(1500):
+        base = body["items"][k % len(body["items"])]
+        prefix = base["code"][:8]
+        numbers[prefix] = numbers.get(prefix, 99) + 1
+        items.append({**base, "code": f"{prefix}{numbers[prefix]}", "label": "é" * 250})
+    body["items"] = items
+    refused = client.put("/editions/2027/referential", json=body, headers=tokens.admin)
+    assert_refused(refused, 413, "bytes, over the 524,288 an event may have")
+    latest = client.get("/editions/2027/referential", headers=tokens.auditor).json()
+    assert latest["latest_version"] == 1
