@@ -74,16 +74,17 @@ class PostgresMembership:
                     " position bigserial NOT NULL, PRIMARY KEY (group_id, member_id))"
                 ).format(self._name)
             )
-            self._insert(cur, backfill())
+            self.insert(cur, backfill())
 
     def add(self, group: UUID, member: UUID) -> None:
         self.add_many([(group, member)])
 
     def add_many(self, pairs: list[tuple[UUID, UUID]]) -> None:
         with self._datastore.transaction(commit=True) as cur:
-            self._insert(cur, pairs)
+            self.insert(cur, pairs)
 
-    def _insert(self, cur: Any, pairs: list[tuple[UUID, UUID]]) -> None:
+    def insert(self, cur: Any, pairs: list[tuple[UUID, UUID]]) -> None:
+        """Add members in the caller's transaction (`cur`)."""
         if not pairs:
             return
         groups, members = zip(*pairs, strict=True)
@@ -107,12 +108,16 @@ class PostgresMembership:
 
     def count(self, group: UUID) -> int:
         with self._datastore.transaction(commit=False) as cur:
-            cur.execute(
-                sql.SQL("SELECT count(*) AS n FROM {} WHERE group_id = %s").format(self._name),
-                (group,),
-            )
-            row = cur.fetchone()
-            return int(row["n"]) if row else 0
+            return self.count_in(cur, group)
+
+    def count_in(self, cur: Any, group: UUID) -> int:
+        """The group's member count, read in the caller's transaction (`cur`)."""
+        cur.execute(
+            sql.SQL("SELECT count(*) AS n FROM {} WHERE group_id = %s").format(self._name),
+            (group,),
+        )
+        row = cur.fetchone()
+        return int(row["n"]) if row else 0
 
 
 def open_membership(

@@ -19,6 +19,7 @@ from baro_registration.contact_access import Actor, Audience
 from baro_registration.contacts import ContactsRecord
 from baro_registration.domain import (
     ContactsErased,
+    Edition,
     InvalidRegistration,
     NotFound,
     RegistrationConflict,
@@ -82,15 +83,19 @@ def install_domain_errors(app: FastAPI) -> None:
     )
 
 
+async def edition_out(app: RegistrationApplication, edition: Edition) -> EditionOut:
+    return EditionOut.of(edition, await run_in_threadpool(app.registered, edition))
+
+
 @router.post("/editions", status_code=201, response_model=EditionOut, tags=["editions"])
 async def open_edition(body: EditionIn, _: Admin, app: App) -> EditionOut:
     edition = await run_in_threadpool(lambda: app.open_edition(**body.model_dump()))
-    return EditionOut.of(edition)
+    return await edition_out(app, edition)
 
 
 @router.get("/editions/{year}", response_model=EditionOut, tags=["editions"])
 async def get_edition(year: Year, _: AnyRole, app: App) -> EditionOut:
-    return EditionOut.of(await run_in_threadpool(app.edition, year))
+    return await edition_out(app, await run_in_threadpool(app.edition, year))
 
 
 @router.post("/editions/{year}/close", response_model=ClosedOut, tags=["editions"])
@@ -100,7 +105,7 @@ async def close_edition(year: Year, _: Admin, app: App) -> ClosedOut:
         {"registration_id": str(r.id), "name": r.name, "siret": r.siret, **(r.free_place or {})}
         for r in decided
     ]
-    return ClosedOut(edition=EditionOut.of(edition), allocations=allocations)
+    return ClosedOut(edition=await edition_out(app, edition), allocations=allocations)
 
 
 @router.post(

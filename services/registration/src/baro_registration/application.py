@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import threading
-from collections import defaultdict
 from datetime import date
 from typing import Any
 from uuid import UUID, uuid4
 
+from eventsourcing.persistence import IntegrityError
+
 from baro_chassis.eventstore import Contention, TracedApplication, retry_on_conflict
+from baro_chassis.gate import GATED_RECORDER_TOPIC
 from baro_chassis.membership import open_membership
 from baro_chassis.service import Clock, utc_now
 from baro_contracts.registration_v1 import Participation
@@ -29,17 +31,20 @@ from baro_registration.domain import (
     RegistrationError,
     Structure,
 )
+from baro_registration.edition_gate import EditionGate
 
 
 class RegistrationApplication(TracedApplication):
     name = "registration"
-    # An edition gains an event per registration: snapshots keep loading it cheap.
+    env = {"APPLICATION_RECORDER_TOPIC": GATED_RECORDER_TOPIC}
+    # Editions recorded before the gate have an event per registration: snapshots keep them
+    # cheap to load.
     snapshotting_intervals = {Edition: 50}
 
     def __init__(self, env: dict[str, str] | None = None, clock: Clock = utc_now) -> None:
         super().__init__(env=env)
         self.clock = clock
-        self._edition_locks: defaultdict[int, threading.Lock] = defaultdict(threading.Lock)
+        self._memory_gate = threading.Lock()
         self.contact_keys: ContactKeys = InMemoryContactKeys()
         self.contact_log: ContactAccessLog = InMemoryContactAccessLog()
         if self._datastore is not None:
@@ -55,12 +60,21 @@ class RegistrationApplication(TracedApplication):
             legacy_topic="baro_registration.domain:Edition.RegistrationAdmitted",
             member_attr="registration_id",
         )
-        """Edition id → its registrations' ids, which the edition only counts."""
+        """Edition id → its registrations' ids, each committed with its registration."""
 
-    def _edition_lock(self, year: int) -> threading.Lock:
-        """Serialises this process's writes to one edition, so they do not race each other;
-        writes from other processes are reconciled by `retry_on_conflict`."""
-        return self._edition_locks[year]
+    def _save_through(self, gate: EditionGate, *aggregates: Any) -> None:
+        """Save `aggregates` through the edition's gate (see edition_gate)."""
+        if self._datastore is not None:
+            self.save(*aggregates, gate=gate)
+            return
+        with self._memory_gate:  # kept in memory (unit tests), one lock does the gate's work
+            edition: Edition = self.repository.get(gate.edition_id)
+            registered = self.edition_registrations.count(gate.edition_id)
+            if (problem := gate.problem(edition.version, registered)) is not None:
+                raise IntegrityError(problem)
+            self.save(*aggregates)
+            if gate.admitted is not None:
+                self.edition_registrations.add(gate.edition_id, gate.admitted)
 
     # --- editions -----------------------------------------------------------------------
 
@@ -119,19 +133,20 @@ class RegistrationApplication(TracedApplication):
                 structure = Structure(siret=registration.siret)
             elif (earlier := structure.registration_in(year)) is not None:
                 return self._same_registration(earlier, registration, contacts)
-            edition.admit(registration.id, now)
+            edition.ensure_open(now)
             structure.enrol(year, registration.id)
             self.contact_keys.create(registration_id, key)
-            self.edition_registrations.add(edition.id, registration.id)
-            self.save(edition, structure, registration)
+            gate = EditionGate.admitting(
+                self.edition_registrations, edition.id, edition.version, registration.id
+            )
+            self._save_through(gate, structure, registration)
             return registration
 
-        with self._edition_lock(year):
-            try:
-                registration = retry_on_conflict(attempt)
-            except (RegistrationError, Contention):
-                self.contact_keys.discard_unused(registration_id)  # nothing was saved
-                raise
+        try:
+            registration = retry_on_conflict(attempt)
+        except (RegistrationError, Contention):
+            self.contact_keys.discard_unused(registration_id)  # nothing was saved
+            raise
         if registration.id != registration_id:
             self.contact_keys.discard_unused(registration_id)
         return registration
@@ -165,11 +180,18 @@ class RegistrationApplication(TracedApplication):
             raise NotFound(f"registration {registration_id} does not exist in edition {year}")
         return registration
 
+    def registered(self, edition: Edition) -> int:
+        """How many registrations the edition has."""
+        return self.edition_registrations.count(edition.id)
+
     def registrations(self, year: int) -> list[Registration]:
-        edition = self.edition(year)
-        listed = self.edition_registrations.members(edition.id)
+        return self._found(self.edition_registrations.members(self.edition(year).id))
+
+    def _found(self, listed: list[UUID]) -> list[Registration]:
         found = (self.find(Registration, rid) for rid in listed)
-        return [r for r in found if r is not None]  # a failed save lists one that is not
+        # Members used to be listed before their registration was saved: one whose save
+        # failed then is listed and not found.
+        return [r for r in found if r is not None]
 
     def add_site(self, year: int, registration_id: UUID, site: dict[str, Any]) -> dict[str, Any]:
         def attempt() -> dict[str, Any]:
@@ -215,7 +237,8 @@ class RegistrationApplication(TracedApplication):
 
         def attempt() -> tuple[Edition, list[Registration]]:
             edition = self.edition(year)
-            registrations = self.registrations(year)
+            listed = self.edition_registrations.members(edition.id)
+            registrations = self._found(listed)
             if edition.closed_at is not None:
                 decided = [r for r in registrations if r.free_place is not None]
                 return edition, sorted(decided, key=lambda r: int((r.free_place or {})["rank"]))
@@ -234,11 +257,11 @@ class RegistrationApplication(TracedApplication):
             for allocation in allocations:
                 by_id[allocation.registration_id].decide_free_place(allocation)
             ordered = [by_id[a.registration_id] for a in allocations]
-            self.save(edition, *ordered)
+            gate = EditionGate.closing(self.edition_registrations, edition.id, len(listed))
+            self._save_through(gate, edition, *ordered)
             return edition, ordered
 
-        with self._edition_lock(year):
-            return retry_on_conflict(attempt)
+        return retry_on_conflict(attempt)
 
     def _took_part_before(self, registration: Registration) -> bool:
         """Whether this SIRET was in the panel of an earlier edition (from our own history)."""

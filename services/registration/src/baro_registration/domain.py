@@ -109,14 +109,15 @@ def category_of(kind: StructureKind, population: int | None) -> Category:
 
 
 class Edition(Aggregate):
-    """One yearly campaign: its dates, its free places, how many registered, and its close.
+    """One yearly campaign: its dates, its free places, and its close.
 
-    It counts its registrations and its close's decisions rather than listing them, so that
-    it stays as small at 40,000 registrations as at 4: the application lists an edition's
-    registrations from its membership table, and each decision is its registration's event.
+    Registering does not write the edition, so that registrations do not queue on its version
+    and it stays as small at 40,000 registrations as at 4: the application lists and counts an
+    edition's registrations in its membership table (see edition_gate for how a registration
+    and the close are kept apart), and each decision of the close is its registration's event.
     """
 
-    class_version = 2
+    class_version = 3
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -124,6 +125,11 @@ class Edition(Aggregate):
         state["registered_count"] = len(state.pop("registration_ids"))
         state["granted_count"] = len(state.pop("granted"))
         state["declined_count"] = len(state.pop("declined"))
+
+    @staticmethod
+    def upcast_v2_v3(state: dict[str, Any]) -> None:
+        """Snapshots taken when the edition counted its registrations."""
+        state.pop("registered_count", None)
 
     class Closed(Aggregate.Event):
         closed_at: datetime
@@ -191,7 +197,6 @@ class Edition(Aggregate):
         self.audit_window_start = audit_window_start
         self.audit_window_end = audit_window_end
         self.free_places = free_places
-        self.registered_count = 0
         self.closed_at: datetime | None = None
         self.granted_count = 0
         self.declined_count = 0
@@ -213,13 +218,10 @@ class Edition(Aggregate):
                 f"({self.registration_deadline.isoformat()}) has passed"
             )
 
-    def admit(self, registration_id: UUID, at: datetime) -> None:
-        self.ensure_open(at)
-        self._admitted(registration_id=registration_id)
-
     @event("RegistrationAdmitted")
     def _admitted(self, registration_id: UUID) -> None:
-        self.registered_count += 1
+        """Recorded at each registration before registrations were listed in the membership
+        table; read back from an older store it changes nothing (the table was filled from it)."""
 
     def close(
         self, at: datetime, candidates: list[FreePlaceCandidate], paid_in_panel: int

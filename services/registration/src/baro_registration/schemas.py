@@ -55,7 +55,7 @@ class EditionOut(BaseModel):
     panel_size: int | None
 
     @classmethod
-    def of(cls, edition: Edition) -> EditionOut:
+    def of(cls, edition: Edition, registrations: int) -> EditionOut:
         return cls(
             year=edition.year,
             registration_deadline=edition.registration_deadline,
@@ -63,7 +63,7 @@ class EditionOut(BaseModel):
             audit_window_end=edition.audit_window_end,
             free_places=edition.free_places,
             status="closed" if edition.closed_at else "open",
-            registrations=edition.registered_count,
+            registrations=registrations,
             closed_at=edition.closed_at,
             granted=edition.granted_count,
             declined=edition.declined_count,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 from unittest.mock import ANY
@@ -340,3 +342,44 @@ def test_a_declined_registration_cannot_sign_an_order_form(
     body = assert_refused(response, 409)
     assert "switch to paid" in body["message"]
     assert snapshot(client, tokens) == before
+
+
+# --- registrations racing the close ---------------------------------------------------------
+
+
+def test_a_registration_racing_the_close_is_either_decided_by_it_or_refused_as_closed(
+    client: TestClient, tokens: Tokens, edition: dict[str, Any]
+) -> None:
+    """Registrations do not write the edition (so they do not queue on it): whichever commits
+    first, none answered 201 is missed by the close, and none is admitted after it."""
+    racing = 40
+    start = threading.Barrier(racing + 1)
+
+    def registering(number: int) -> Response:
+        start.wait()
+        return client.post(
+            "/editions/2027/registrations",
+            json=registration_body(number, participation="free", options={}),
+            headers=tokens.frontend,
+        )
+
+    def closing() -> Response:
+        start.wait()
+        return client.post("/editions/2027/close", headers=tokens.admin)
+
+    with ThreadPoolExecutor(max_workers=racing + 1) as pool:
+        registered = [pool.submit(registering, n) for n in range(1, racing + 1)]
+        closed = pool.submit(closing).result()
+        answers = [r.result() for r in registered]
+
+    assert closed.status_code == 200, closed.text
+    admitted = {a.json()["registration_id"] for a in answers if a.status_code == 201}
+    refused = [a for a in answers if a.status_code != 201]
+    for refusal in refused:
+        assert "closed" in assert_refused(refusal, 409)["message"]
+    decided = {a["registration_id"] for a in closed.json()["allocations"]}
+    assert decided == admitted
+    assert closed.json()["edition"]["registrations"] == len(admitted)
+    edition_now, listing = snapshot(client, tokens)
+    assert edition_now["registrations"] == len(admitted)
+    assert {r["registration_id"] for r in listing} == admitted
