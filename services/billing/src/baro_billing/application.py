@@ -3,7 +3,9 @@
 Registration's contract events arrive through `on_*` methods; each is idempotent, so a
 redelivered or duplicated event never makes a second quote. Finance's commands adjust,
 issue and cancel; issuing and cancelling number their document in the same atomic save, and
-retry when another save of the edition came first, so numbers have no gaps.
+retry when another save of the edition came first, so numbers have no gaps. Which quotes a
+registration has and what a number names are read from the edition's lookups
+(`EditionLookups`), caught up to the edition each command loaded.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from baro_billing.domain import (
     edition_of_number,
     prices_of,
 )
+from baro_billing.lookups import EditionLookups
 from baro_billing.pricing import (
     PriceList,
     SiteTerms,
@@ -98,6 +101,7 @@ class BillingApplication(TracedApplication):
     def __init__(self, env: dict[str, str] | None = None, clock: Clock = utc_now) -> None:
         super().__init__(env=env)
         self.clock = clock
+        self.lookups = EditionLookups(self)
 
     # --- editions and price lists -------------------------------------------------------
 
@@ -146,9 +150,8 @@ class BillingApplication(TracedApplication):
             return price_list
 
         price_list = retry_on_conflict(attempt)
-        for ids in self.edition(year).quotes.values():
-            for quote_id in ids:
-                self._reprice(UUID(quote_id), price_list)
+        for quote_id in self.lookups.all_quote_ids(self.edition(year)):
+            self._reprice(quote_id, price_list)
         return price_list
 
     def _reprice(self, quote_id: UUID, price_list: PriceList) -> None:
@@ -182,10 +185,10 @@ class BillingApplication(TracedApplication):
 
         def attempt() -> Quote | None:
             edition = self._edition_or_new(event.edition)
-            if edition.current_quote_id(event.registration_id) is not None:
+            if self.lookups.quote_ids(edition, event.registration_id):
                 return None
             quote = self._draft(edition, terms_of(event), revision=1, revises=None)
-            edition.add_quote(event.registration_id, quote.id)
+            edition.add_quote(event.registration_id, quote.id, quote_ids=[])
             self.save(edition, quote)
             return quote
 
@@ -209,7 +212,7 @@ class BillingApplication(TracedApplication):
 
     def _current(self, year: int, registration_id: UUID) -> tuple[BillingEdition, Quote]:
         edition = self.edition(year)
-        quote_id = edition.current_quote_id(registration_id)
+        quote_id = self.lookups.current_quote_id(edition, registration_id)
         if quote_id is None:
             raise NotFound(f"registration {registration_id} has no quote in edition {year}")
         return edition, self.quote(quote_id)
@@ -230,11 +233,10 @@ class BillingApplication(TracedApplication):
                 self._redraft(quote, changed, edition.price_list, why)
                 self.save(quote)
                 return quote
-            revision = self._draft(
-                edition, changed, edition.revisions(registration_id) + 1, quote.number
-            )
+            quote_ids = self.lookups.quote_ids(edition, registration_id)
+            revision = self._draft(edition, changed, len(quote_ids) + 1, quote.number)
             revision.review.insert(0, f"{why} after order form {quote.number} was issued")
-            edition.add_quote(registration_id, revision.id)
+            edition.add_quote(registration_id, revision.id, quote_ids)
             self.save(edition, revision)
             return revision
 
@@ -281,8 +283,7 @@ class BillingApplication(TracedApplication):
 
     def quotes(self, year: int, status: QuoteStatus | None = None) -> list[Quote]:
         """Every quote of the edition, revisions included, by registration then revision."""
-        edition = self.edition(year)
-        found = [self.quote(UUID(quote_id)) for ids in edition.quotes.values() for quote_id in ids]
+        found = [self.quote(q) for q in self.lookups.all_quote_ids(self.edition(year))]
         return [q for q in found if status is None or q.status is status]
 
     def adjust(self, quote_id: UUID, kind: str, by: str, **fields: Any) -> Quote:
@@ -341,7 +342,7 @@ class BillingApplication(TracedApplication):
                 return quote  # sent again: answered as the first time
             quote.ensure_issuable()
             edition = self.edition(quote.edition)
-            if edition.current_quote_id(quote.registration_id) != quote.id:
+            if self.lookups.current_quote_id(edition, quote.registration_id) != quote.id:
                 raise Conflict(f"quote {quote_id} was replaced by a later revision", "quote")
             number = edition.number_order_form(quote.id, quote.price_list_version)
             quote.issue(number, self.clock(), by)
@@ -352,16 +353,15 @@ class BillingApplication(TracedApplication):
 
     def order_form(self, number: str) -> Quote:
         year = edition_of_number(number, "BC")
-        edition = self.edition(year)
-        quote_id = edition.order_forms.get(number)
+        quote_id = self.lookups.order_form_quote(self.edition(year), number)
         if quote_id is None:
             raise NotFound(f"order form {number} does not exist", "number")
-        return self.quote(UUID(quote_id))
+        return self.quote(quote_id)
 
     def credit_note(self, number: str) -> Quote:
         """The cancelled order form's quote that a credit note was issued for."""
         edition = self.edition(edition_of_number(number, "AV"))
-        order_form = edition.credit_notes.get(number)
+        order_form = self.lookups.credit_note_order_form(edition, number)
         if order_form is None:
             raise NotFound(f"credit note {number} does not exist", "number")
         return self.order_form(order_form)
@@ -375,14 +375,14 @@ class BillingApplication(TracedApplication):
             edition = self.edition(quote.edition)
             if quote.was_cancelled_by(reason, by):  # sent again: answered as the first time
                 return quote, self._revision_of(edition, quote)
-            credit_note = edition.number_credit_note(number)
-            quote.cancel(credit_note, reason, by, self.clock())
-            terms = terms_from(quote.terms)
-            revision = self._draft(
-                edition, terms, edition.revisions(quote.registration_id) + 1, number
+            quote_ids = self.lookups.quote_ids(edition, quote.registration_id)
+            credit_note = edition.number_credit_note(
+                number, cancelled_by=self.lookups.cancelled_by(edition, number)
             )
+            quote.cancel(credit_note, reason, by, self.clock())
+            revision = self._draft(edition, terms_from(quote.terms), len(quote_ids) + 1, number)
             revision.review.insert(0, f"revision of cancelled order form {number}: {reason}")
-            edition.add_quote(quote.registration_id, revision.id)
+            edition.add_quote(quote.registration_id, revision.id, quote_ids)
             self.save(edition, quote, revision)
             return quote, revision
 
@@ -390,8 +390,8 @@ class BillingApplication(TracedApplication):
 
     def _revision_of(self, edition: BillingEdition, cancelled: Quote) -> Quote:
         """The revision drafted when `cancelled` was (saved with its cancellation)."""
-        for quote_id in edition.quotes[str(cancelled.registration_id)]:
-            revision = self.quote(UUID(quote_id))
+        for quote_id in self.lookups.quote_ids(edition, cancelled.registration_id):
+            revision = self.quote(quote_id)
             if revision.revises == cancelled.number:
                 return revision
         raise NotFound(f"no revision of order form {cancelled.number}", "number")

@@ -1,9 +1,12 @@
 """Quotes, order forms and credit notes: the rules of billing, with no I/O.
 
-- A `BillingEdition` holds an edition's price list versions, which quote is current for each
-  registration, and the numbers given so far. Order forms (`BC-<year>-000001`) and credit
-  notes (`AV-<year>-000001`) are numbered on it, in the same atomic save as the document they
+- A `BillingEdition` holds an edition's price list versions and how many order forms and
+  credit notes it numbered. Order forms (`BC-<year>-000001`) and credit notes
+  (`AV-<year>-000001`) are numbered on it, in the same atomic save as the document they
   number: a number is taken only when its document is stored, so the sequence has no gaps.
+  Which quotes a registration has and what each number names are not kept on it (they
+  grow with the edition) but derived from its events beside the store (`lookups.py`); the
+  commands that need them are handed them.
 - A `Quote` is a draft until finance issues it; an issued quote is immutable and is the
   order form. A cancellation is a credit note of the whole amount, and the amendment a new
   revision of the quote; nothing issued is ever edited.
@@ -15,6 +18,7 @@ a refused command leaves an aggregate exactly as it was.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -94,7 +98,21 @@ def prices_of(price_list: PriceList) -> dict[str, int]:
 
 
 class BillingEdition(Aggregate):
-    """An edition's price lists, current quotes and document numbers."""
+    """An edition's price lists and how many documents it numbered.
+
+    It counts its order forms and credit notes rather than listing them, so that it stays as
+    small at 40,000 registrations as at 4: every command on the edition decodes it.
+    """
+
+    class_version = 2
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        """Snapshots taken when the edition listed its quotes, order forms and credit notes
+        (its lookups are derived from the events that added them)."""
+        del state["quotes"]
+        state["order_form_count"] = len(state.pop("order_forms"))
+        state["credit_note_count"] = len(state.pop("credit_notes"))
 
     @staticmethod
     def create_id(edition: int) -> UUID:
@@ -105,12 +123,8 @@ class BillingEdition(Aggregate):
         self.edition = edition
         self.price_lists: list[dict[str, int]] = [prices]
         self.price_list_locked = False
-        self.quotes: dict[str, list[str]] = {}
-        """Registration id → its quote ids, revision after revision."""
-        self.order_forms: dict[str, str] = {}
-        """Order form number → quote id."""
-        self.credit_notes: dict[str, str] = {}
-        """Credit note number → the order form number it cancels."""
+        self.order_form_count = 0
+        self.credit_note_count = 0
 
     @property
     def price_list(self) -> PriceList:
@@ -140,44 +154,41 @@ class BillingEdition(Aggregate):
         self.price_lists.append(prices)
         self.price_list_locked = False
 
-    def current_quote_id(self, registration_id: UUID) -> UUID | None:
-        ids = self.quotes.get(str(registration_id))
-        return UUID(ids[-1]) if ids else None
-
-    def revisions(self, registration_id: UUID) -> int:
-        return len(self.quotes.get(str(registration_id), []))
-
-    def add_quote(self, registration_id: UUID, quote_id: UUID) -> None:
-        if str(quote_id) not in self.quotes.get(str(registration_id), []):
+    def add_quote(self, registration_id: UUID, quote_id: UUID, quote_ids: Sequence[UUID]) -> None:
+        """`quote_id` is the registration's latest revision; `quote_ids` are the ones it
+        has so far (adding one of them again records nothing)."""
+        if quote_id not in quote_ids:
             self._quote_added(str(registration_id), str(quote_id))
 
     @event("QuoteAdded")
     def _quote_added(self, registration_id: str, quote_id: str) -> None:
-        self.quotes.setdefault(registration_id, []).append(quote_id)
+        pass  # what the lookups derive: registration → its quotes
 
     def number_order_form(self, quote_id: UUID, price_list_version: int) -> str:
         """The next order form number, for this quote; the price list version it was priced
         with is final from now on."""
-        number = order_form_number(self.edition, len(self.order_forms) + 1)
+        number = order_form_number(self.edition, self.order_form_count + 1)
         self._order_form_numbered(number, str(quote_id), price_list_version)
         return number
 
     @event("OrderFormNumbered")
     def _order_form_numbered(self, number: str, quote_id: str, price_list_version: int) -> None:
-        self.order_forms[number] = quote_id
+        self.order_form_count += 1
         if price_list_version == len(self.price_lists):
             self.price_list_locked = True
 
-    def number_credit_note(self, order_form: str) -> str:
-        if order_form in self.credit_notes.values():
+    def number_credit_note(self, order_form: str, cancelled_by: str | None) -> str:
+        """The next credit note number, cancelling `order_form`; `cancelled_by` is the
+        credit note that already cancelled it, if one did."""
+        if cancelled_by is not None:
             raise Conflict(f"order form {order_form} was already cancelled", "number")
-        number = credit_note_number(self.edition, len(self.credit_notes) + 1)
+        number = credit_note_number(self.edition, self.credit_note_count + 1)
         self._credit_note_numbered(number, order_form)
         return number
 
     @event("CreditNoteNumbered")
     def _credit_note_numbered(self, number: str, order_form: str) -> None:
-        self.credit_notes[number] = order_form
+        self.credit_note_count += 1
 
 
 class Quote(Aggregate):
