@@ -209,6 +209,7 @@ async def plans(stack: Stack, panel: list[dict[str, Any]], clients: int) -> list
     """Every panel structure's plan, once audit-ingest has issued it."""
     ids = iter(enumerate(r["registration_id"] for r in panel))
     found: list[Any] = [None] * len(panel)
+    deadline = time.monotonic() + 1800
     async with session(stack, "audit-ingest", Role.AUDITOR, clients) as client:
 
         async def reading() -> None:
@@ -216,6 +217,8 @@ async def plans(stack: Stack, panel: list[dict[str, Any]], clients: int) -> list
                 url = f"/editions/{YEAR}/plans/{registration_id}"
                 while (response := await client.get(url)).status in (404, 409):
                     await response.read()
+                    if time.monotonic() > deadline:
+                        raise SystemExit(f"no plan for registration {registration_id}")
                     await asyncio.sleep(0.2)
                 found[index] = await answer(response, "reading a plan", 200)
 

@@ -14,9 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
+from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
-from eventsourcing.utils import retry
 from psycopg import Cursor, sql
 from psycopg.rows import DictRow
 
@@ -35,36 +34,25 @@ class Gate(Protocol):
 
 
 class GatedRecorder(PostgresApplicationRecorder):
-    def insert_events(
-        self, stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> Sequence[int] | None:
+    """eventsourcing's recorder, running a save's gate in the transaction that inserts its
+    events: before them (and before the table lock that keeps notification ids in commit
+    order), and after them."""
+
+    def _insert_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
+        super()._insert_events(curs, stored_events, **kwargs)
         gate: Gate | None = kwargs.get("gate")
-        if gate is None:
-            ids: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
-            return ids
-        gated: Sequence[int] = self._insert_through(gate, stored_events)
-        return gated
+        if gate is not None:
+            gate.enter(curs, sql.Identifier(self.datastore.schema, self.events_table_name))
 
-    @property
-    def events_table(self) -> sql.Composable:
-        return sql.Identifier(self.datastore.schema, self.events_table_name)
-
-    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
-    def _insert_through(self, gate: Gate, stored_events: Sequence[StoredEvent]) -> Sequence[int]:
-        rows = [
-            self.construct_pg_stored_event(
-                originator_id=e.originator_id,
-                originator_version=e.originator_version,
-                topic=e.topic,
-                state=e.state,
-            )
-            for e in stored_events
-        ]
-        if not self.datastore.enable_db_functions:
-            raise ValueError("a GatedRecorder inserts with POSTGRES_ENABLE_DB_FUNCTIONS=y")
-        with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as cur:
-            gate.enter(cur, self.events_table)
-            cur.execute(self.sql_invoke_pg_function_insert_events, (rows,), prepare=True)
-            ids = [r[self.pg_function_name_insert_events] for r in cur.fetchall()]
-            gate.written(cur)
-            return ids
+    def _fetch_ids_after_insert_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        ids: Sequence[int] | None = super()._fetch_ids_after_insert_events(
+            curs, stored_events, **kwargs
+        )
+        gate: Gate | None = kwargs.get("gate")
+        if gate is not None:
+            gate.written(curs)
+        return ids
