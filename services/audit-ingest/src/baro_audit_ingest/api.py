@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from baro_audit_ingest.application import AuditApplication
-from baro_audit_ingest.domain import AuditError, Conflict
+from baro_audit_ingest.domain import AuditEdition, AuditError, Conflict
 from baro_audit_ingest.recording import ProbeRecorder
 from baro_audit_ingest.schemas import (
     CorrectionIn,
@@ -70,16 +70,20 @@ def install_domain_errors(app: FastAPI) -> None:
         return JSONResponse(refusal_body(exc), status_code=exc.status)
 
 
+async def edition_out(app: AuditApplication, edition: AuditEdition) -> EditionOut:
+    return EditionOut.of(edition, await run_in_threadpool(app.structure_count, edition))
+
+
 @router.get("/editions/{year}", response_model=EditionOut, tags=["editions"])
 async def get_edition(year: Year, _: Staff, app: App) -> EditionOut:
-    return EditionOut.of(await run_in_threadpool(app.edition, year))
+    return await edition_out(app, await run_in_threadpool(app.edition, year))
 
 
 @router.put("/editions/{year}/plan-settings", response_model=EditionOut, tags=["plans"])
 async def change_plan_settings(year: Year, body: PlanSettingsIn, _: Admin, app: App) -> EditionOut:
     mix = {channel.value: count for channel, count in body.channel_mix.items()}
     edition = await run_in_threadpool(app.change_plan_settings, year, mix, body.seed, body.auditors)
-    return EditionOut.of(edition)
+    return await edition_out(app, edition)
 
 
 @router.put("/editions/{year}/referential", response_model=ReferentialOut, tags=["referentials"])

@@ -118,8 +118,10 @@ class AuditApplication(TracedApplication):
             return retry_on_conflict(attempt)
 
     def on_structure_registered(self, registered: reg.StructureRegistered) -> bool:
+        """Keep the structure, listed in its edition; the edition itself is not written."""
+
         def attempt() -> bool:
-            edition = self.edition(registered.edition)
+            edition_id = self.existing_edition_id(registered.edition)
             structure_id = PanelStructure.create_id(registered.registration_id)
             if self.find(PanelStructure, structure_id) is not None:
                 return False
@@ -133,13 +135,11 @@ class AuditApplication(TracedApplication):
                 in_panel=registered.status is reg.RegistrationStatus.IN_PANEL,
                 sites=[_site(s) for s in registered.sites],
             )
-            edition.admit(registered.registration_id)
-            self.edition_structures.add(edition.id, registered.registration_id)
-            self.save(edition, structure)
+            self.edition_structures.add(edition_id, registered.registration_id)
+            self.save(structure)
             return True
 
-        with self._edition_lock:
-            return retry_on_conflict(attempt)
+        return retry_on_conflict(attempt)
 
     def on_site_added(self, added: reg.SiteAdded) -> bool:
         def attempt() -> bool:
@@ -452,11 +452,18 @@ class AuditApplication(TracedApplication):
     def edition(self, year: int) -> AuditEdition:
         edition = self.find(AuditEdition, AuditEdition.create_id(year))
         if edition is None:
-            raise NotFound(
-                f"edition {year} is unknown to audit-ingest: editions are opened in the "
-                "registration service, and arrive here from its events"
-            )
+            raise _unknown_edition(year)
         return edition
+
+    def existing_edition_id(self, year: int) -> UUID:
+        """The edition's id if it exists, read without loading it (its referentials)."""
+        edition_id = AuditEdition.create_id(year)
+        if not self.recorder.select_events(edition_id, limit=1):
+            raise _unknown_edition(year)
+        return edition_id
+
+    def structure_count(self, edition: AuditEdition) -> int:
+        return self.edition_structures.count(edition.id)
 
     def structure(self, year: int, registration_id: UUID) -> PanelStructure:
         structure = self.find(PanelStructure, PanelStructure.create_id(registration_id))
@@ -478,3 +485,10 @@ class AuditApplication(TracedApplication):
 
 def _site(site: reg.Site) -> dict[str, Any]:
     return {"site_id": site.site_id, "name": site.name, "kind": site.kind.value}
+
+
+def _unknown_edition(year: int) -> NotFound:
+    return NotFound(
+        f"edition {year} is unknown to audit-ingest: editions are opened in the "
+        "registration service, and arrive here from its events"
+    )

@@ -59,16 +59,22 @@ class AuditEdition(Aggregate):
     """An edition as audit-ingest sees it: its audit window, its referential versions (the
     latest one is used, and frozen by the first probe), its plan settings and its close.
 
-    It counts its structures rather than listing them (the application's membership table
-    lists them), so that it stays as small at 40,000 structures as at 4.
+    A registration does not write it (the application's membership table lists and counts
+    its structures), so that it stays as small at 40,000 structures as at 4, and a
+    registration does not load and save it.
     """
 
-    class_version = 2
+    class_version = 3
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
         """Snapshots taken when the edition listed its registrations."""
         state["structure_count"] = len(state.pop("registration_ids"))
+
+    @staticmethod
+    def upcast_v2_v3(state: dict[str, Any]) -> None:
+        """Snapshots taken when the edition counted its registrations."""
+        state.pop("structure_count", None)
 
     @staticmethod
     def create_id(year: int) -> UUID:
@@ -94,14 +100,11 @@ class AuditEdition(Aggregate):
         self.referentials: list[dict[str, Any]] = []
         self.frozen_at: datetime | None = None
         self.registration_closed_at: datetime | None = None
-        self.structure_count = 0
-
-    def admit(self, registration_id: UUID) -> None:
-        self._admitted(registration_id=registration_id)
 
     @event("RegistrationAdmitted")
     def _admitted(self, registration_id: UUID) -> None:
-        self.structure_count += 1
+        """Recorded at each registration before structures were listed in the membership
+        table; read back from an older store it changes nothing (the table was filled from it)."""
 
     @property
     def referential_version(self) -> int:

@@ -97,7 +97,7 @@ class EditionOut(BaseModel):
     auditors: list[str]
 
     @classmethod
-    def of(cls, edition: AuditEdition) -> EditionOut:
+    def of(cls, edition: AuditEdition, structures: int) -> EditionOut:
         return cls(
             edition=edition.year,
             audit_window_start=edition.audit_window_start,
@@ -105,7 +105,7 @@ class EditionOut(BaseModel):
             referential_version=edition.referential_version,
             referential_frozen_at=edition.frozen_at,
             registration_closed_at=edition.registration_closed_at,
-            structures=edition.structure_count,
+            structures=structures,
             channel_mix=edition.channel_mix,
             seed=edition.seed,
             auditors=edition.auditors,

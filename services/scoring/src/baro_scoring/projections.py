@@ -136,28 +136,36 @@ async def insert_facts(
     return await conn.fetch(INSERT_FACTS, *(list(column) for column in zip(*rows, strict=True)))
 
 
+FACTS_PAGE = 2000
+
+
 async def load_edition_facts(
     conn: Connection, edition: int, registration_ids: Iterable[UUID] | None = None
 ) -> EditionFacts:
-    """The edition's facts (not held): of those structures (and the referentials), or all."""
+    """The edition's facts (not held): of those structures (and the referentials), or all.
+
+    Read through a cursor, a page at a time, so that a national edition's stored bodies
+    (~0.6 GB at 40,000 structures) are never all in memory beside the facts made of them.
+    """
+    args: list[Any]
     if registration_ids is None:
-        rows = await conn.fetch(
-            "SELECT event_type, body FROM facts WHERE edition = $1 AND NOT held", edition
+        query, args = (
+            "SELECT event_type, body FROM facts WHERE edition = $1 AND NOT held",
+            [edition],
         )
     else:
-        rows = await conn.fetch(
+        query, args = (
             "SELECT event_type, body FROM facts WHERE edition = $1 AND NOT held "
             "AND (registration_id = ANY($2::uuid[]) OR event_type = $3)",
-            edition,
-            list(registration_ids),
-            REFERENTIAL,
+            [edition, list(registration_ids), REFERENTIAL],
         )
     facts = EditionFacts(edition)
-    for row in rows:
-        if row["event_type"] == REFERENTIAL:
-            facts.add(_referential(row["body"]))
-        else:
-            facts.add(parse_fact(row["body"], event_type=row["event_type"]).event)
+    async with conn.transaction():  # a cursor lives in a transaction (a savepoint if nested)
+        async for row in conn.cursor(query, *args, prefetch=FACTS_PAGE):
+            if row["event_type"] == REFERENTIAL:
+                facts.add(_referential(row["body"]))
+            else:
+                facts.add(parse_fact(row["body"], event_type=row["event_type"]).event)
     return facts
 
 
