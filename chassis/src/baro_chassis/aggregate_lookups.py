@@ -23,6 +23,7 @@ from uuid import UUID
 from psycopg import sql
 
 from baro_chassis.eventstore import TracedApplication
+from baro_chassis.side_tables import create_once
 
 PAGE = 1000
 
@@ -184,16 +185,9 @@ class PostgresAggregateLookups(_DerivedLookups):
         self._name = sql.Identifier(table)
 
     def create_table(self) -> None:
-        """Create the table if it is missing, filled from every stored event it derives
-        from in the same transaction: a process stopped half-way leaves no table, never an
-        empty one that would not be filled again. Serialised by an advisory lock so that
-        replicas starting together create it once."""
-        with self._datastore.transaction(commit=True) as cur:
-            cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self._table,))
-            cur.execute("SELECT to_regclass(%s) AS found", (self._table,))
-            row = cur.fetchone()
-            if row is not None and row["found"] is not None:
-                return
+        """Create the table if it is missing, filled from every stored event it derives from."""
+
+        def create(cur: Any) -> None:
             cur.execute(
                 sql.SQL(
                     "CREATE TABLE {} ("
@@ -209,6 +203,8 @@ class PostgresAggregateLookups(_DerivedLookups):
             )
             for scope, rows in self._stored_rows():
                 self._insert_with(cur, scope, rows)
+
+        create_once(self._datastore, self._table, create)
 
     def _highest_position(self, scope: UUID) -> int:
         with self._datastore.transaction(commit=False) as cur:

@@ -16,6 +16,7 @@ from uuid import UUID
 from psycopg import sql
 
 from baro_chassis.eventstore import TracedApplication
+from baro_chassis.side_tables import create_once
 
 BACKFILL_PAGE = 1000
 
@@ -57,16 +58,9 @@ class PostgresMembership:
         self._name = sql.Identifier(table)
 
     def create_table(self, backfill: Callable[[], list[tuple[UUID, UUID]]]) -> None:
-        """Create the table if it is missing, filled with `backfill()`'s members in the same
-        transaction: a process stopped half-way leaves no table, never an empty one that
-        would not be filled again. Serialised by an advisory lock so that replicas starting
-        together create it once."""
-        with self._datastore.transaction(commit=True) as cur:
-            cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self._table,))
-            cur.execute("SELECT to_regclass(%s) AS found", (self._table,))
-            row = cur.fetchone()
-            if row is not None and row["found"] is not None:
-                return
+        """Create the table if it is missing, filled with `backfill()`'s members."""
+
+        def create(cur: Any) -> None:
             cur.execute(
                 sql.SQL(
                     "CREATE TABLE {} ("
@@ -75,6 +69,8 @@ class PostgresMembership:
                 ).format(self._name)
             )
             self.insert(cur, backfill())
+
+        create_once(self._datastore, self._table, create)
 
     def add(self, group: UUID, member: UUID) -> None:
         self.add_many([(group, member)])
