@@ -124,6 +124,13 @@ class _DerivedLookups:
                 return list(scopes)
             start = page[-1].id
 
+    def value(self, scope: UUID, lookup: str, key: str) -> str | None:
+        found = self.values(scope, lookup, key)
+        return found[0] if found else None
+
+    def values(self, scope: UUID, lookup: str, key: str) -> list[str]:
+        raise NotImplementedError
+
     def _highest_position(self, scope: UUID) -> int:
         raise NotImplementedError
 
@@ -155,10 +162,6 @@ class InMemoryAggregateLookups(_DerivedLookups):
         with self._rows_lock:
             rows = sorted(self._rows.get(scope, {}).items())
         return [entry for (_, name), entry in rows if name == lookup]
-
-    def value(self, scope: UUID, lookup: str, key: str) -> str | None:
-        found = self.values(scope, lookup, key)
-        return found[0] if found else None
 
     def values(self, scope: UUID, lookup: str, key: str) -> list[str]:
         return [e.value for e in self._ordered(scope, lookup) if e.key == key]
@@ -240,10 +243,6 @@ class PostgresAggregateLookups(_DerivedLookups):
                 [e.value for _, e in rows],
             ),
         )
-
-    def value(self, scope: UUID, lookup: str, key: str) -> str | None:
-        found = self.values(scope, lookup, key)
-        return found[0] if found else None
 
     def values(self, scope: UUID, lookup: str, key: str) -> list[str]:
         with self._datastore.transaction(commit=False) as cur:
